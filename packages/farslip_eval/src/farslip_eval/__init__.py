@@ -1,0 +1,3 @@
+"""farslip_eval."""
+
+__version__ = "0.1.0"

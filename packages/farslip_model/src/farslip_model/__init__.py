@@ -1,0 +1,3 @@
+"""farslip_model."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""mgrs_builder."""
+
+__version__ = "0.1.0"
