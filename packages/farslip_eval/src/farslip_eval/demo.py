@@ -1,0 +1,198 @@
+"""``farslip-demo``: the whole pipeline on a synthetic world, on a CPU, in minutes.
+
+Steps (each can be skipped or pointed at real data with flags):
+1. generate the synthetic world (``mgrs_builder.synthetic``),
+2. build MGRS-style shards from its DOTA/iSAID/LoveDA sources (``mgrs_builder.build_dataset``),
+3. pretrain FarSLIP-Tiny from scratch on the scene-caption corpus (preset ``tiny-base``, the stand-in
+   for OpenAI CLIP),
+4. FarSLIP stage 1 from it on the caption corpus (``tiny-stage1``, the stand-in for RS5M),
+5. FarSLIP stage 2 from stage 1 on the shards (``tiny-stage2``, the stand-in for MGRS-200k),
+6. evaluate base, stage 1 and stage 2 on the OVSS, zero-shot and retrieval suites,
+7. write a report folder (summary.md, results table with chance levels, loss plots, OVSS panels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("farslip_eval.demo")
+
+SUITES = ("ovss", "zeroshot", "retrieval")
+STAGES = ("base", "stage1", "stage2")
+PRESET_OF = {"base": "tiny-base", "stage1": "tiny-stage1", "stage2": "tiny-stage2"}
+DEFAULT_STEPS = {"base": 1500, "stage1": 150, "stage2": 150}
+BUILD_TILE, BUILD_OVERLAP = 128, 32
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="farslip-demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+    p.add_argument("--preset", default="default", help="world preset: tiny, default or large")
+    p.add_argument("--seed", type=int, default=0, help="world and training seed")
+    p.add_argument("--world", type=Path, help="use this generated world instead of generating one")
+    p.add_argument("--shards", type=Path, help="stage-2 shards (an `mgrs build` folder) instead of building them")
+    p.add_argument("--captions", type=Path, help="caption corpus (webdataset tars) for base and stage 1")
+    p.add_argument("--eval-root", type=Path, help="farslip-eval data root instead of the world's eval/")
+    p.add_argument("--base", type=Path, help="base checkpoint folder instead of pretraining one")
+    p.add_argument("--stage1", type=Path, help="stage-1 checkpoint folder instead of training one")
+    for stage in STAGES:
+        p.add_argument(f"--steps-{stage}", type=int, default=DEFAULT_STEPS[stage], help=f"optimizer steps for {stage}")
+        p.add_argument(f"--skip-{stage}", action="store_true", help=f"do not train {stage} (and do not evaluate it)")
+    p.add_argument("--batch-size", type=int, default=None, help="override every preset's batch size")
+    p.add_argument("--skip-eval", action="store_true", help="train only")
+    p.add_argument("--panels", type=int, default=3, help="OVSS prediction panels per dataset")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE:KEY=VALUE",
+                   help="extra dotted override for one stage, e.g. stage1:loss.w_distill=0.2")
+    return p.parse_args(argv)
+
+
+class Timer:
+    """Wall time per named step, logged as each step ends."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        log.info("[demo] %s ...", name)
+        t0 = time.perf_counter()
+        value = fn()
+        self.seconds[name] = time.perf_counter() - t0
+        log.info("[demo] %s done in %.1f s", name, self.seconds[name])
+        return value
+
+
+def train_stage(stage: str, data_format: str, data_path: Path, out_dir: Path, steps: int, seed: int,
+                init: Path | None, batch_size: int | None, extra: list[str]) -> Path:
+    """Run one training preset with dotted overrides; returns its ``final`` checkpoint folder."""
+    from farslip_model.config import load_config
+    from farslip_model.train import train
+
+    overrides = [f"data.format={data_format}", f"data.path={data_path}", f"output_dir={out_dir}",
+                 f"schedule.max_steps={steps}", "schedule.epochs=1000", f"seed={seed}", "device=cpu",
+                 "eval.data_root=null", f"checkpoint.every_steps={max(steps, 1)}", "checkpoint.keep_last=1",
+                 "log.tensorboard=false"]
+    if init is not None:
+        overrides.append(f"model.pretrained={init}")
+    if batch_size is not None:
+        overrides.append(f"data.batch_size={batch_size}")
+    overrides += extra
+    config = load_config(PRESET_OF[stage], overrides)
+    train(config)
+    final = out_dir / "final"
+    if not final.is_dir():
+        raise RuntimeError(f"{stage}: training finished without writing {final}")
+    return final
+
+
+def evaluate(name: str, checkpoint: Path, eval_root: Path, results_dir: Path) -> tuple[list[dict], Any]:
+    from farslip_eval.encoders import load_encoder
+    from farslip_eval.suites import run_suite
+
+    encoder = load_encoder(f"farslip:{checkpoint}")
+    encoder.name = name  # result folder OUT/{name}/...
+    rows: list[dict] = []
+    for suite in SUITES:
+        rows += run_suite(encoder, suite, eval_root, out_dir=results_dir, batch_size=64)
+    return rows, encoder
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    import torch
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    torch.manual_seed(args.seed)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    timer = Timer()
+    extra = {s: [o.split(":", 1)[1] for o in args.overrides if o.startswith(f"{s}:")] for s in STAGES}
+    bad = [o for o in args.overrides if o.split(":", 1)[0] not in STAGES]
+    if bad:
+        print(f"error: --set must look like STAGE:KEY=VALUE with STAGE in {STAGES}, got {bad}", file=sys.stderr)
+        return 2
+
+    world = args.world
+    if world is None and not (args.shards and args.captions and args.eval_root):
+        from mgrs_builder.synthetic import generate_world
+
+        world = out / "world"
+        if (world / "world.json").is_file():
+            log.info("[demo] reusing the world at %s", world)
+        else:
+            timer.run("world", lambda: generate_world(world, args.preset, args.seed))
+    meta = json.loads((world / "world.json").read_text()) if world is not None else {}
+    captions = args.captions or (world / "captions" if world else None)
+    eval_root = args.eval_root or (world / "eval" if world else None)
+
+    shards = args.shards
+    if shards is None and not args.skip_stage2:
+        from mgrs_builder.build import build_dataset
+
+        shards = out / "shards"
+        if not (shards / "manifest.json").is_file():
+            sources = {n: Path(p) for n, p in meta["sources"].items()}
+            timer.run("build shards", lambda: build_dataset(shards, sources, tile_size=BUILD_TILE,
+                                                            overlap=BUILD_OVERLAP, progress=True))
+
+    checkpoints: dict[str, Path] = {}
+    runs = out / "runs"
+    if args.base:
+        checkpoints["base"] = args.base
+    elif not args.skip_base:
+        checkpoints["base"] = timer.run("train base", lambda: train_stage(
+            "base", "webdataset", captions, runs / "base", args.steps_base, args.seed, None, args.batch_size,
+            extra["base"]))
+    if args.stage1:
+        checkpoints["stage1"] = args.stage1
+    elif not args.skip_stage1:
+        checkpoints["stage1"] = timer.run("train stage 1", lambda: train_stage(
+            "stage1", "webdataset", captions, runs / "stage1", args.steps_stage1, args.seed,
+            checkpoints.get("base"), args.batch_size, extra["stage1"]))
+    if not args.skip_stage2:
+        checkpoints["stage2"] = timer.run("train stage 2", lambda: train_stage(
+            "stage2", "parquet", shards, runs / "stage2", args.steps_stage2, args.seed,
+            checkpoints.get("stage1") or checkpoints.get("base"), args.batch_size, extra["stage2"]))
+
+    report = out / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict]] = {}
+    encoders: dict[str, Any] = {}
+    if not args.skip_eval and eval_root is not None:
+        for name, ckpt in checkpoints.items():
+            results[name], encoders[name] = timer.run(
+                f"evaluate {name}", lambda n=name, c=ckpt: evaluate(n, c, eval_root, out / "results"))
+    from farslip_eval import demo_report as rep
+
+    chance = rep.chance_levels(eval_root) if eval_root is not None else {}
+    table = rep.results_table(results, chance) if results else "(evaluation skipped)"
+    plots = [p for p in [rep.plot_losses({s: runs / s for s in checkpoints if (runs / s).is_dir()},
+                                         report / "losses.png")] if p]
+    panels: dict[str, list[Path]] = {}
+    if encoders and args.panels > 0:
+        for ds in ("synth_landcover", "synth_objects"):
+            panels[ds] = timer.run(f"panels {ds}", lambda d=ds: rep.prediction_panels(
+                encoders, eval_root, d, report / "predictions", args.panels))
+    (report / "results.json").write_text(json.dumps({"results": results, "chance": chance,
+                                                     "timings_s": timer.seconds}, indent=2) + "\n")
+    notes = [f"world: {world} (preset {meta.get('preset')}, seed {meta.get('seed')})" if world else "world: none",
+             f"steps: base {args.steps_base}, stage 1 {args.steps_stage1}, stage 2 {args.steps_stage2}",
+             f"total wall time: {sum(timer.seconds.values()):.0f} s"]
+    summary = rep.write_summary(report, table, timer.seconds, plots, panels, list(encoders), notes)
+    print(table)
+    print(f"\nreport: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

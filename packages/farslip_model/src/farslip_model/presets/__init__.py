@@ -1,0 +1,1 @@
+"""Bundled training presets (YAML), read with :func:`farslip_model.config.load_config`."""
