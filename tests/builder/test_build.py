@@ -172,3 +172,20 @@ def test_argument_errors(tmp_path: Path) -> None:
         build_dataset(tmp_path / "o", {"dota": tmp_path / "missing"}, progress=False)
     with pytest.raises(MgrsBuilderError, match="on_bad_record"):
         build_dataset(tmp_path / "o", {"dota": tmp_path}, on_bad_record="warn", progress=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.fixtures
+def test_real_dota_sample_with_default_tiling(shared_fixtures: Path, tmp_path: Path) -> None:
+    root = shared_fixtures / "dota_devkit" / "example"
+    if not (root / "images" / "P0706.png").is_file():
+        pytest.skip(f"{root}/images/P0706.png absent from the shared fixtures")
+    report = build_dataset(tmp_path / "out", {"dota": root}, on_bad_record="skip", progress=False)
+    s = report.sources["dota"]
+    rep = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    assert_accounting(rep)
+    # P0706 (1111x1182) gives a 3x3 grid of 512 px tiles; the other label files have no image here
+    assert s.tiles_written == 9 and s.images_skipped.get("missing_image", 0) == s.images_in - 1
+    assert s.objects_kept + s.objects_dropped_by_tiling == 536 - sum(
+        v for k, v in s.objects_rejected.items() if k not in ("missing_image", "image_missing"))
+    assert s.objects_kept > 500
+    assert validate_dataset(tmp_path / "out").ok

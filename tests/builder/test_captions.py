@@ -78,27 +78,32 @@ def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return model_dir
 
 
-def test_hf_captioner_with_a_tiny_model(tiny_blip: Path) -> None:
-    cap = HFCaptioner(str(tiny_blip), prompt_long="an aerial image of", max_new_tokens_short=4,
-                      max_new_tokens_long=4)
+@pytest.fixture(scope="module")
+def hf_captioner(tiny_blip: Path) -> HFCaptioner:
+    """One loaded captioner shared by the tests below (loading transformers models is the slow part)."""
+    return HFCaptioner(str(tiny_blip), prompt_long="an aerial image of", max_new_tokens_short=3,
+                       max_new_tokens_long=3)
+
+
+def test_hf_captioner_with_a_tiny_model(hf_captioner: HFCaptioner, tiny_blip: Path) -> None:
     img = Image.new("RGB", (40, 40), (120, 80, 20))
-    first = cap.caption(TileContext(width=40, height=40, image=img))
-    assert first == cap.caption(TileContext(width=40, height=40, image=img))  # greedy decoding
+    first = hf_captioner.caption(TileContext(width=40, height=40, image=img))
+    assert first == hf_captioner.caption(TileContext(width=40, height=40, image=img))  # greedy decoding
     assert first.backend == "hf" and first.model == str(tiny_blip)
     assert first.short and first.long.startswith("an aerial image of")
     with pytest.raises(MgrsBuilderError, match="needs the tile image"):
-        cap.caption(TileContext(width=1, height=1))
+        hf_captioner.caption(TileContext(width=1, height=1))
 
 
-def test_build_records_the_hf_backend_and_model(tiny_blip: Path, tmp_path: Path) -> None:
+def test_build_records_the_hf_backend_and_model(hf_captioner: HFCaptioner, tiny_blip: Path, tmp_path: Path) -> None:
     from mgrs_builder.build import build_dataset
     from mgrs_builder.shards import iter_rows
     from tests.builder.fixtures import dota
 
-    build_dataset(tmp_path / "out", {"dota": dota.make(tmp_path / "src")}, tile_size=64, overlap=16,
-                  captioner=f"hf:{tiny_blip}", captioner_options={"max_new_tokens_short": 3, "max_new_tokens_long": 3},
-                  progress=False)
+    build_dataset(tmp_path / "out", {"dota": dota.make(tmp_path / "src")}, tile_size=512, overlap=128,
+                  captioner=hf_captioner, progress=False)  # one tile per image: few generate calls
     rows = list(iter_rows(tmp_path / "out"))
     assert rows and all(r["caption_backend"] == "hf" and r["caption_model"] == str(tiny_blip) for r in rows)
+    assert all(r["caption_long"].startswith("an aerial image of") for r in rows)
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
-    assert report["config"]["captioner"] == f"hf:{tiny_blip}"
+    assert report["config"]["captioner"] == "HFCaptioner:hf"

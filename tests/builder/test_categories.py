@@ -34,7 +34,8 @@ def test_synonyms_do_not_clash() -> None:
     for cat in Vocabulary.default():
         for word in (cat.name, *cat.synonyms):
             key = normalize_label(word)
-            assert seen.setdefault(key, cat.name) == cat.name, f"{word!r} names {seen[key]!r} and {cat.name!r}"
+            owner = seen.setdefault(key, cat.name)
+            assert owner == cat.name, f"{word!r} names both {owner!r} and {cat.name!r}"
 
 
 def test_every_reader_label_resolves() -> None:
@@ -100,7 +101,8 @@ def test_user_mapping_overrides_and_appends() -> None:
     assert base.resolve("dior", "vehicle").name == "vehicle"  # the original is unchanged
     assert len(vocab) == len(base) + 1
     again = vocab.with_mapping({("xview", "Pylon"): "tower"})
-    assert again.resolve("dota", "spaceship").id == len(base) and again.resolve("xview", "Pylon").name == "tower"
+    assert again.resolve("dota", "spaceship").id == len(base)
+    assert again.resolve("xview", "Pylon").name == "tower"
 
 
 def test_manifest_listing() -> None:

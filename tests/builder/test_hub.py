@@ -87,3 +87,28 @@ def test_real_publish_without_token_fails_clearly(built: Path, monkeypatch: pyte
     monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
     with pytest.raises(MgrsBuilderError, match="no Hugging Face token"):
         publish(built, "me/x")
+
+
+def test_card_template_and_source_cards_are_in_sync() -> None:
+    from mgrs_builder.card import SOURCE_LICENCES, template_text
+    from mgrs_builder.sources import list_readers
+
+    repo = Path(__file__).resolve().parents[2]
+    assert (repo / "data_cards" / "mgrs.md").read_text() == template_text()
+    index = (repo / "data_cards" / "README.md").read_text()
+    for reader in list_readers():
+        assert (repo / "data_cards" / "sources" / f"{reader.name}.md").is_file(), reader.name
+        assert f"sources/{reader.name}.md" in index and reader.name in SOURCE_LICENCES
+
+
+def test_rendered_card_front_matter_is_valid_yaml(built: Path) -> None:
+    import yaml
+
+    card = (built / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train-*.parquet"}]
+    assert {s["source"] for s in meta["source_licenses"]} == {"dota", "isaid", "loveda"}
+    assert "image-to-text" in meta["task_categories"] and meta["license"] == "other"
+    report = __import__("json").loads((built / "build_report.json").read_text())
+    for name, s in report["sources"].items():
+        assert f"| {name} | {s['images_in']} |" in card  # real counts filled in

@@ -9,7 +9,9 @@ import pytest
 from mgrs_builder.errors import MgrsBuilderError
 from mgrs_builder.sources import SourceReader, UnknownReaderError, get_reader, list_readers
 
-ALL_READERS = {"dota", "dior", "fair1m", "isaid", "xview", "nwpu_vhr10", "hrsc2016", "loveda", "potsdam", "vaihingen"}
+ALL_READERS = {
+    "dota", "dior", "fair1m", "isaid", "xview", "nwpu_vhr10", "hrsc2016", "loveda", "potsdam", "vaihingen",
+}  # fmt: skip
 
 
 def test_registry_lists_every_reader() -> None:

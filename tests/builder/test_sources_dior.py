@@ -32,7 +32,8 @@ def test_malformed_xml_and_object(tmp_path: Path) -> None:
     root = dior_fixture.make(tmp_path)
     xml = root / "Annotations" / "Oriented Bounding Boxes" / "00002.xml"
     xml.write_text(xml.read_text().replace("<x_right_top>20</x_right_top>", "<x_right_top>2O</x_right_top>"))
-    with pytest.raises(AnnotationParseError, match=r"00002.xml:1: object 1 \(storagetank\): <robndbox/x_right_top>"):
+    where = r"00002.xml:1: object 1 \(storagetank\): <robndbox/x_right_top>"
+    with pytest.raises(AnnotationParseError, match=where):
         list(get_reader("dior").iter_images(root))
     images = {im.image_id: im for im in get_reader("dior").iter_images(root, "skip")}
     assert images["00002"].objects == () and images["00002"].rejected[0].line == 1

@@ -41,7 +41,8 @@ def test_generated_tree_exact_counts(tmp_path: Path) -> None:
 
 
 def test_exact_coordinates_and_optional_difficult(tmp_path: Path) -> None:
-    root = _flat(tmp_path, "imagesource:GF\ngsd:null\n1 2 3 4 5 6 7.5 8 plane\n10 10 20 10 20 20 10 20 ship 1\n")
+    text = "imagesource:GF\ngsd:null\n1 2 3 4 5 6 7.5 8 plane\n10 10 20 10 20 20 10 20 ship 1\n"
+    root = _flat(tmp_path, text)
     (img,) = get_reader("dota").iter_images(root)
     assert img.gsd is None and img.meta == {"imagesource": "GF"}
     first, second = img.objects
@@ -102,7 +103,8 @@ def test_real_dota_devkit_samples(shared_fixtures: Path) -> None:
     sink, header = parse_dota_label_file(label_dir / "P1234.txt")
     assert len(sink.objects) == 144 and sum(o.difficult for o in sink.objects) == 44
     assert header == {"imagesource": "GF", "gsd": "1"}
-    images = {im.image_id: im for im in get_reader("dota").iter_images(label_dir.parent, on_bad_record="skip")}
+    reader = get_reader("dota")
+    images = {im.image_id: im for im in reader.iter_images(label_dir.parent, on_bad_record="skip")}
     assert (images["P0706"].width, images["P0706"].height) == (1111, 1182)
     assert images["P0706"].rejected == () and images["P1234"].gsd == 1.0
     # the other label files have no image in the snapshot: counted, not lost

@@ -26,7 +26,8 @@ def test_generated_tree(tmp_path: Path) -> None:
 def test_bad_point(tmp_path: Path) -> None:
     root = fair1m_fixture.make(tmp_path)
     xml = root / "train" / "part1" / "labelXml" / "1.xml"
-    xml.write_text(xml.read_text().replace("<point>50.000000,50.000000</point>", "<point>50.0;50.0</point>", 1))
+    bad = xml.read_text().replace("<point>50.000000,50.000000</point>", "<point>50.0;50.0</point>", 1)
+    xml.write_text(bad)
     with pytest.raises(AnnotationParseError, match=r"1.xml:2: object 2 \(Small Car\): point '50.0;50.0'"):
         list(get_reader("fair1m").iter_images(root))
     first = next(get_reader("fair1m").iter_images(root, "skip"))
@@ -35,9 +36,11 @@ def test_bad_point(tmp_path: Path) -> None:
 
 @pytest.mark.fixtures
 def test_real_torchgeo_fair1m_tree(shared_fixtures: Path) -> None:
-    images = list(get_reader("fair1m").iter_images(shared_fixtures / "torchgeo" / "tests" / "data" / "fair1m"))
+    root = shared_fixtures / "torchgeo" / "tests" / "data" / "fair1m"
+    images = list(get_reader("fair1m").iter_images(root))
     assert len(images) == 16 and len({im.image_id for im in images}) == 16
     labelled = [im for im in images if im.annotation_path is not None]
     assert len(labelled) == 12 and all(len(im.objects) == 1 for im in labelled)
-    assert {o.label for im in labelled for o in im.objects} == {"Liquid Cargo Ship", "Cargo Truck", "Boeing737", "A220"}
+    labels = {o.label for im in labelled for o in im.objects}
+    assert labels == {"Liquid Cargo Ship", "Cargo Truck", "Boeing737", "A220"}
     assert all(len(o.polygon) == 4 for im in labelled for o in im.objects)  # closing point dropped

@@ -66,9 +66,10 @@ def _coco(tmp_path: Path, annotations: list[dict]) -> Path:
 
 def test_coco_json_layout(tmp_path: Path) -> None:
     root = _coco(tmp_path, [
-        {"id": 1, "image_id": 1, "category_id": 9, "segmentation": [[1, 1, 5, 1, 5, 4, 1, 4]], "bbox": [1, 1, 4, 3]},
-        {"id": 2, "image_id": 1, "category_id": 14, "segmentation": [[10, 10, 12, 10, 12, 12], [20, 20, 22, 20, 22, 22]],
-         "bbox": [10, 10, 12, 12]},
+        {"id": 1, "image_id": 1, "category_id": 9, "bbox": [1, 1, 4, 3],
+         "segmentation": [[1, 1, 5, 1, 5, 4, 1, 4]]},
+        {"id": 2, "image_id": 1, "category_id": 14, "bbox": [10, 10, 12, 12],
+         "segmentation": [[10, 10, 12, 10, 12, 12], [20, 20, 22, 20, 22, 22]]},
     ])  # fmt: skip
     images = list(get_reader("isaid").iter_images(root))
     assert [(im.image_id, len(im.objects)) for im in images] == [("P0009", 2), ("P0010", 0)]

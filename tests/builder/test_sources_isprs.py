@@ -14,7 +14,10 @@ from tests.builder.fixtures import vaihingen as vaihingen_fixture
 from tests.builder.fixtures.isprs import write_label_tif
 
 
-@pytest.mark.parametrize(("name", "fixture"), [("potsdam", potsdam_fixture), ("vaihingen", vaihingen_fixture)])
+FIXTURES = [("potsdam", potsdam_fixture), ("vaihingen", vaihingen_fixture)]
+
+
+@pytest.mark.parametrize(("name", "fixture"), FIXTURES)
 def test_generated_trees(tmp_path: Path, name: str, fixture) -> None:  # noqa: ANN001
     root = fixture.make(tmp_path)
     images = list(get_reader(name).iter_images(root))
@@ -60,7 +63,7 @@ def test_real_torchgeo_isprs_trees(shared_fixtures: Path, name: str, ids: list[s
     images = list(get_reader(name).iter_images(shared_fixtures / "torchgeo" / "tests" / "data" / name))
     assert [im.image_id for im in images] == ids
     for im in images:  # each 2x2 label holds one pixel of four classes
-        assert Counter(o.label for o in im.objects) == {"impervious surfaces": 1, "building": 1, "low vegetation": 1,
-                                                        "clutter": 1}  # fmt: skip
+        labels = Counter(o.label for o in im.objects)
+        assert labels == {"impervious surfaces": 1, "building": 1, "low vegetation": 1, "clutter": 1}
     assert [im.split for im in images].count("test") == 2
 

@@ -36,7 +36,8 @@ def test_malformed_line(tmp_path: Path, line: str) -> None:
 
 @pytest.mark.fixtures
 def test_real_torchgeo_vhr10_tree(shared_fixtures: Path) -> None:
-    images = list(get_reader("nwpu_vhr10").iter_images(shared_fixtures / "torchgeo" / "tests" / "data" / "vhr10"))
+    root = shared_fixtures / "torchgeo" / "tests" / "data" / "vhr10"
+    images = list(get_reader("nwpu_vhr10").iter_images(root))
     assert len(images) == 10
     positive = [im for im in images if im.meta["set"] == "positive"]
     assert len(positive) == 5 and all(len(im.objects) == 1 for im in positive)

@@ -154,3 +154,41 @@ def test_show_writes_image_gt_prediction_png(tiny: ClipEncoder, tmp_path: Path) 
     assert len({tuple(c) for c in colours}) == 5
     rgb = colourise(np.array([[0, 255]]), colours)
     assert tuple(rgb[0, 0]) == tuple(colours[0]) and tuple(rgb[0, 1]) == (0, 0, 0)
+
+
+def test_show_cli_on_a_dataset_index(tmp_path: Path) -> None:
+    from farslip_eval.show import main
+
+    spec = OvssSpec.from_descriptor(
+        {"suite": "ovss", "name": "synth", "img_dir": "img", "ann_dir": "ann", "class_file": "classes.txt",
+         "fit_size": 64, "window": 64, "stride": 32}, base_dir=tmp_path / "synth")
+    (tmp_path / "synth").mkdir()
+    (tmp_path / "synth" / "classes.txt").write_text("a\nb\nc\nd\ne", encoding="utf-8")
+    (tmp_path / "synth" / "farslip_dataset.json").write_text(
+        '{"suite": "ovss", "name": "synth", "img_dir": "img", "ann_dir": "ann", "class_file": "classes.txt",'
+        ' "fit_size": 64, "window": 64, "stride": 32}', encoding="utf-8")
+    _tree(tmp_path, spec, n=1)
+    out = tmp_path / "panel.png"
+    assert main(["--model", "FarSLIP-Tiny", "--dataset", "synth", "--data-root", str(tmp_path), "--out", str(out)]) == 0
+    assert out.is_file()
+    assert main(["--model", "FarSLIP-Tiny", "--dataset", "nope", "--data-root", str(tmp_path), "--out", str(out)]) == 2
+
+
+def test_real_openearthmap_tile_through_the_full_protocol(tiny: ClipEncoder, shared_fixtures: Path,
+                                                         tmp_path: Path) -> None:
+    """The 1000x1000 OEM demo tile with the built-in spec: 448 fit, 3x3 windows of 224, GT-size output."""
+    from farslip_eval.ovss import get_spec
+
+    spec = get_spec("openearthmap")
+    spec.image_dir(tmp_path).mkdir(parents=True)
+    spec.label_dir(tmp_path).mkdir(parents=True)
+    (spec.image_dir(tmp_path) / "koeln_50.tif").symlink_to(shared_fixtures / "segearth_ov/demo/oem_koeln_50.tif")
+    label = np.full((1000, 1000), 8, np.uint8)
+    label[:500] = 255
+    Image.fromarray(label).save(spec.label_dir(tmp_path) / "koeln_50.tif", format="TIFF")
+    res = evaluate(tiny, spec, tmp_path, batch_size=9, bg_threshold="off", progress=False)
+    assert res["metrics"]["num_pixels"] == 500_000  # the ignored half is not counted
+    assert np.array(res["confusion_matrix"])[8].sum() == 500_000
+    assert res["protocol"]["fit_size"] == 448 and res["protocol"]["window"] == 224
+    assert set(res["metrics"]["per_class_IoU"]) == {"background", "bareland", "grass", "pavement", "road", "tree",
+                                                    "water", "cropland", "building"}

@@ -160,3 +160,11 @@ def test_vit_b16_random_init_is_quickgelu_with_a_14x14_grid() -> None:
     with torch.no_grad():
         cls, dense = model.encode_image_with_dense(torch.randn(1, 3, 224, 224))
     assert cls.shape == (1, 512) and dense.shape == (1, 14, 14, 512)
+
+
+def test_quick_gelu_defaults_follow_the_pretrained_source() -> None:
+    from farslip_model.model import _default_quick_gelu
+
+    assert _default_quick_gelu("ViT-B-16", "openai") and _default_quick_gelu("ViT-B-32", None)
+    assert not _default_quick_gelu("ViT-B-16", "laion2b_s34b_b88k")  # a GELU-trained LAION tag
+    assert _default_quick_gelu("FarSLIP-Tiny", None)  # its config says quick_gelu

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -390,6 +391,7 @@ def _rank_worker(rank: int, world: int, store: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork to start the two ranks cheaply")
 def test_losses_gather_across_two_gloo_ranks(tmp_path) -> None:
     """Two ranks give the single-process global-batch loss; own-rank gradients as the reference:
     global (gather without grad) = single-process rows, region (gather with grad) = world x rows."""
@@ -412,3 +414,21 @@ def test_losses_gather_across_two_gloo_ranks(tmp_path) -> None:
         c, d = _SPLITS["region"][rank]
         torch.testing.assert_close(got["g_img"], img.grad[a:b], rtol=1e-4, atol=1e-6)
         torch.testing.assert_close(got["g_reg"], 2 * reg.grad[c:d], rtol=1e-4, atol=1e-6)
+
+
+def test_single_process_world_and_identity_gathers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from farslip_model import distributed as d
+
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    info = d.world_info()
+    assert (info.rank, info.world_size, info.local_rank, info.is_main, info.distributed) == (3, 4, 1, False, True)
+    monkeypatch.setenv("WORLD_SIZE", "x")
+    with pytest.raises(ValueError, match="WORLD_SIZE"):
+        d.world_info()
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    assert d.init_distributed() == d.WorldInfo(0, 1, 1) and d.is_main()
+    t = torch.randn(3, 2, requires_grad=True)
+    assert d.all_gather_no_grad(t) is t and d.all_gather_with_grad(t) is t

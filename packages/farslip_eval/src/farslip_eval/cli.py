@@ -197,6 +197,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    """Hand every argument after ``show`` to :func:`farslip_eval.show.main` (its own parser)."""
     try:
         from farslip_eval import show
     except ImportError as exc:
@@ -206,6 +207,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lead = 0
+    while lead < len(argv) and argv[lead] in ("-v", "--verbose", "-q", "--quiet"):
+        lead += 1
+    if lead < len(argv) and argv[lead] == "show":  # its options (even --help) belong to show's parser
+        args = _parser().parse_args([*argv[:lead], "show"])
+        args.show_args = argv[lead + 1:]
+        _setup_logging(args)
+        return _cmd_show(args)
     args = _parser().parse_args(argv)
     _setup_logging(args)
     handlers = {"list": _cmd_list, "run": _cmd_run, "table": _cmd_table, "show": _cmd_show}

@@ -100,9 +100,15 @@ def evaluate(name: str, checkpoint: Path, eval_root: Path, results_dir: Path) ->
 
     encoder = load_encoder(f"farslip:{checkpoint}")
     encoder.name = name  # result folder OUT/{name}/...
+    from farslip_eval.registry import custom_entries
+
+    custom = custom_entries(eval_root)
     rows: list[dict] = []
     for suite in SUITES:
-        rows += run_suite(encoder, suite, eval_root, out_dir=results_dir, batch_size=64)
+        names = [e.name for e in custom if e.suite == suite] if custom else None  # else: the built-ins found
+        if names == []:
+            continue
+        rows += run_suite(encoder, suite, eval_root, datasets=names, out_dir=results_dir, batch_size=64)
     return rows, encoder
 
 

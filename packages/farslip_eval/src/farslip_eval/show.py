@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from farslip_eval.ovss.specs import BgThreshold, OvssSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["class_colours", "colourise", "render_segmentation", "show_prediction"]
+__all__ = ["class_colours", "colourise", "main", "render_segmentation", "show_prediction"]
 
 IGNORE_COLOUR = (0, 0, 0)
 
@@ -103,3 +104,57 @@ def show_prediction(
     pred = predictor.predict(image, out_size=(int(size[0]), int(size[1]))).cpu().numpy()
     title = f"{encoder.name} on {spec.name} ({Path(image_path).name}, bg-threshold {bg_threshold})"
     return render_segmentation(image, pred, [c[0] for c in class_names], out_path, gt, title)
+
+
+def _resolve_spec(name: str, data_root: Path | None) -> OvssSpec:
+    import json
+
+    from farslip_eval.ovss.specs import BUILTIN_SPECS
+
+    if name.lower() in BUILTIN_SPECS:
+        return BUILTIN_SPECS[name.lower()]
+    if data_root is not None:
+        for desc in sorted(Path(data_root).glob("*/farslip_dataset.json")):
+            doc = json.loads(desc.read_text(encoding="utf-8"))
+            if doc.get("suite") == "ovss" and doc.get("name") == name:
+                return OvssSpec.from_descriptor(doc, base_dir=desc.parent)
+    raise KeyError(f"unknown OVSS dataset {name!r}: not built in ({', '.join(BUILTIN_SPECS)}) and no "
+                   f"farslip_dataset.json with that name under {data_root}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``farslip-eval show``: one image (``--image``, or the ``--index``-th of a dataset) to a PNG."""
+    import argparse
+
+    from farslip_eval.encoders import load_encoder
+    from farslip_eval.ovss.data import OvssDataset
+
+    p = argparse.ArgumentParser(prog="farslip-eval show", description=main.__doc__)
+    p.add_argument("--model", required=True, help="open_clip architecture or farslip:PATH")
+    p.add_argument("--pretrained", help="open_clip tag, checkpoint file, or 'none'")
+    p.add_argument("--dataset", required=True, help="OVSS dataset name (built-in or custom descriptor name)")
+    p.add_argument("--data-root", type=Path, help="data root holding the dataset")
+    p.add_argument("--image", type=Path, help="image file (default: the --index-th image of the dataset)")
+    p.add_argument("--label", type=Path, help="ground-truth label map for --image (optional)")
+    p.add_argument("--index", type=int, default=0, help="which dataset image when --image is not given")
+    p.add_argument("--out", type=Path, required=True, help="PNG to write")
+    p.add_argument("--bg-threshold", choices=("spec", "off"), default="spec")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=32)
+    args = p.parse_args(list(argv) if argv is not None else None)
+    try:
+        spec = _resolve_spec(args.dataset, args.data_root)
+        image, label = args.image, args.label
+        if image is None:
+            ds = OvssDataset(spec, args.data_root)
+            if not 0 <= args.index < len(ds):
+                raise IndexError(f"--index {args.index} is outside the {len(ds)} images of {spec.name}")
+            image, label = ds.pairs[args.index]
+        encoder = load_encoder(args.model, args.pretrained, device=args.device)
+        out = show_prediction(encoder, spec, image, args.out, label, bg_threshold=args.bg_threshold,
+                              batch_size=args.batch_size, device=args.device)
+    except (KeyError, IndexError, OSError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0

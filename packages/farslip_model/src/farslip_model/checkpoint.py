@@ -134,6 +134,9 @@ def load_state_dict_flexible(model: nn.Module, state_dict: dict[str, Tensor]) ->
         if pe.shape[0] > model_len and not is_long_text(clip):
             enable_long_text(clip)
             report.notes.append(f"text positions {pe.shape[0]}: switched the model to Long-CLIP")
+        if pe.shape[0] > model_len and "positional_embedding_res" not in state:
+            state["positional_embedding_res"] = pe.clone()
+            report.notes.append("no positional_embedding_res in the file: initialised from positional_embedding")
         elif pe.shape[0] < clip.positional_embedding.shape[0] and is_long_text(clip):
             stretched = stretch_positional_embedding(pe)
             state["positional_embedding"] = stretched

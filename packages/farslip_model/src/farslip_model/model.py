@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from farslip_model._registry import register_model_configs
-from farslip_model.long_clip import LONG_CONTEXT_LENGTH, enable_long_text, is_long_text
+from farslip_model.long_clip import enable_long_text, is_long_text
 
 register_model_configs()
 
@@ -268,6 +268,14 @@ def dense_last_block(block: ResidualAttentionBlock, x: Tensor, variant: str = "s
     return attn.out_proj(out)
 
 
+class _DropRandomInitNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
+
+
+_RANDOM_INIT_NOTICE = _DropRandomInitNotice()
+
+
 def _is_local_path(pretrained: str) -> bool:
     return os.path.sep in pretrained or Path(pretrained).suffix in {".pt", ".pth", ".bin", ".safetensors"} or Path(
         pretrained
@@ -316,14 +324,21 @@ def create_model(
                 f"known tags: {tags or 'none'}"
             )
     qg = _default_quick_gelu(arch, tag) if quick_gelu is None else quick_gelu
-    clip = open_clip.create_model(
-        arch,
-        pretrained=tag,
-        force_quick_gelu=qg,
-        pretrained_image=False,
-        pretrained_text=False,
-        device="cpu",
-    )
+    root = logging.getLogger()
+    root.addFilter(_RANDOM_INIT_NOTICE)  # open_clip's notice is wrong when we load weights ourselves
+    try:
+        clip = open_clip.create_model(
+            arch,
+            pretrained=tag,
+            force_quick_gelu=qg,
+            pretrained_image=False,
+            pretrained_text=False,
+            device="cpu",
+        )
+    finally:
+        root.removeFilter(_RANDOM_INIT_NOTICE)
+    if tag is None and state_dict is None:
+        logger.info("%s: random initialisation (pretrained=None)", arch)
     model = FarSLIPModel(clip, arch, dense_variant, quick_gelu=qg, pretrained=pretrained)
     if state_dict is not None:
         report = load_state_dict_flexible(model, state_dict)
@@ -332,9 +347,9 @@ def create_model(
         else:
             logger.info("loaded %s into %s (%s)", pretrained, arch, report.summary())
     if long_text and not model.long_text:
-        enable_long_text(model.clip)
-    if model.long_text and model.context_length != LONG_CONTEXT_LENGTH:
-        logger.info("text context length is %d", model.context_length)
+        enable_long_text(model.clip)  # load_from_clip: stretch the loaded 77-position table
+    if model.long_text:
+        logger.info("%s: Long-CLIP text, %d positions", arch, model.context_length)
     return model.to(device)
 
 

@@ -180,7 +180,9 @@ class ParquetSource(RecordSource):
         local = [r + offset[next(g for g in groups if r < ends[g])] for r in rows]
         origin = self.shard_names[shard]
         out = []
-        for row_no, row in zip(rows, table.take(local).to_pylist(), strict=True):
+        # plain Python indexing: Table.take would import pyarrow.compute (and pandas), seconds per worker
+        rows_read = table.to_pylist()
+        for row_no, row in zip(rows, (rows_read[i] for i in local), strict=True):
             image = row["image"] or {}
             if not image.get("bytes"):
                 raise ValueError(f"{origin}: row {row_no} (key {row['key']!r}) has no image bytes")

@@ -26,7 +26,7 @@ SOURCE_LICENCES: dict[str, SourceLicence] = {
     "dota": SourceLicence("academic use only (DOTA terms; Google Earth, GF-2 and JL-1 imagery)",
                           "https://captain-whu.github.io/DOTA/dataset.html"),
     "dior": SourceLicence("academic use (no explicit licence stated)", "https://arxiv.org/abs/1909.00133"),
-    "fair1m": SourceLicence("research use only (Gaofen imagery, ISPRS/AIR-CAS terms)",
+    "fair1m": SourceLicence("research use only (Gaofen challenge terms)",
                             "https://www.gaofen-challenge.com/"),
     "isaid": SourceLicence("annotations: iSAID terms (academic use); images: DOTA terms",
                            "https://captain-whu.github.io/iSAID/"),

@@ -10,6 +10,11 @@ in this order:
    also with spaces removed (so DIOR's ``storagetank`` finds "storage tank").
 
 Anything else raises ``UnknownCategoryError`` naming the label, file and line.
+
+Non-object classes: no-data pixels (LoveDA 0, the black eroded boundaries of ISPRS labels) are never
+emitted by the readers. Background-like regions (LoveDA "background", ISPRS "clutter") resolve to the
+canonical "background", which the builder may drop by rule. FAIR1M's "other-airplane/ship/vehicle"
+resolve to the coarse "plane", "ship", "vehicle".
 """
 
 from __future__ import annotations
@@ -64,12 +69,14 @@ class Vocabulary:
         self._by_name = {c.name: c for c in self._cats}
         self._check()
         self._tables = {
-            src: {normalize_label(k): v for k, v in table.items()} for src, table in (source_tables or {}).items()
+            src: {normalize_label(k): v for k, v in table.items()}
+            for src, table in (source_tables or {}).items()
         }
         for src, table in self._tables.items():
             for label, target in table.items():
                 if target not in self._by_name:
-                    raise MgrsBuilderError(f"source table {src!r} maps {label!r} to unknown category {target!r}")
+                    problem = f"source table {src!r} maps {label!r} to unknown category {target!r}"
+                    raise MgrsBuilderError(problem)
         self._user = {(s.lower(), normalize_label(lbl)): t for (s, lbl), t in (user_mapping or {}).items()}
         self._lookup: dict[str, Category] = {}
         self._compact_lookup: dict[str, Category] = {}
@@ -108,10 +115,13 @@ class Vocabulary:
                 for c in data["categories"]
             ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise MgrsBuilderError(f"{origin}: bad category entry ({exc}); expected name, id, parent, synonyms") from exc
+            problem = f"{origin}: bad category entry ({exc}); expected name, id, parent, synonyms"
+            raise MgrsBuilderError(problem) from exc
         return cls(cats, data.get("sources", {}))
 
-    def resolve(self, source: str, label: str, path: Path | str | None = None, line: int | None = None) -> Category:
+    def resolve(
+        self, source: str, label: str, path: Path | str | None = None, line: int | None = None
+    ) -> Category:
         """The canonical category of ``source``'s raw ``label`` (a ``NAME:tag`` source suffix is ignored)."""
         src = source.split(":", 1)[0].strip().lower()
         key = normalize_label(label)
@@ -139,7 +149,8 @@ class Vocabulary:
             cats.append(Category(name, next_id))
             next_id += 1
         tables = {s: dict(t) for s, t in self._tables.items()}
-        user = {**{k: v for k, v in self._user.items()}, **{(s.lower(), normalize_label(lbl)): t for (s, lbl), t in norm.items()}}
+        user = dict(self._user)
+        user.update({(s.lower(), normalize_label(lbl)): t for (s, lbl), t in norm.items()})
         return Vocabulary(cats, tables, user)
 
     def by_name(self, name: str) -> Category:

@@ -15,6 +15,13 @@ from mgrs_builder.sources import (  # noqa: F401  (importing registers the reade
     vaihingen,
     xview,
 )
-from mgrs_builder.sources.base import Entry, SourceReader, UnknownReaderError, get_reader, list_readers, register
+from mgrs_builder.sources.base import (
+    Entry,
+    SourceReader,
+    UnknownReaderError,
+    get_reader,
+    list_readers,
+    register,
+)
 
 __all__ = ["Entry", "SourceReader", "UnknownReaderError", "get_reader", "list_readers", "register"]

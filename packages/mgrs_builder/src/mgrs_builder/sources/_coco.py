@@ -34,7 +34,8 @@ def load_coco(path: Path, categories: dict[int, str] | None = None) -> CocoFile:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise AnnotationParseError(path, exc.lineno, f"invalid JSON: {exc.msg}", "a COCO instance file") from exc
+        problem = f"invalid JSON: {exc.msg}"
+        raise AnnotationParseError(path, exc.lineno, problem, "a COCO instance file") from exc
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise AnnotationParseError(path, None, "no 'images'/'annotations' lists", "a COCO instance file")
     cats = dict(categories or {})
@@ -43,7 +44,8 @@ def load_coco(path: Path, categories: dict[int, str] | None = None) -> CocoFile:
     images: dict[str, dict[str, Any]] = {}
     for i, img in enumerate(data["images"], start=1):
         if "file_name" not in img or "id" not in img:
-            raise AnnotationParseError(path, i, "image record without 'file_name' or 'id'", "a COCO image record")
+            problem = "image record without 'file_name' or 'id'"
+            raise AnnotationParseError(path, i, problem, "a COCO image record")
         images[Path(str(img["file_name"])).stem] = img
     grouped: dict[Any, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for i, ann in enumerate(data["annotations"], start=1):
@@ -56,7 +58,7 @@ def _bbox_ring(bbox: Any) -> tuple[tuple[float, float], ...]:
     return ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
 
 
-def _segmentation_ring(seg: Any, height: int | None, width: int | None) -> tuple[tuple, dict[str, str]] | None:
+def _segmentation_ring(seg: Any) -> tuple[tuple, dict[str, str]] | None:
     if isinstance(seg, list) and seg and all(isinstance(p, list) for p in seg):
         parts = []
         for flat in seg:
@@ -81,15 +83,17 @@ def add_coco_objects(
     for index, ann in coco.annotations.get(image["id"], []):
         cat = coco.categories.get(ann.get("category_id"))  # type: ignore[arg-type]
         if cat is None:
-            sink.bad(index, f"category_id {ann.get('category_id')!r} is not defined", "an id from 'categories'")
+            problem = f"category_id {ann.get('category_id')!r} is not defined"
+            sink.bad(index, problem, "an id from 'categories'")
             continue
         try:
             found = None
             if use_segmentation and ann.get("segmentation"):
-                found = _segmentation_ring(ann["segmentation"], image.get("height"), image.get("width"))
+                found = _segmentation_ring(ann["segmentation"])
             ring, attrs = found if found else (_bbox_ring(ann["bbox"]), {"geometry": "bbox"})
         except (KeyError, TypeError, ValueError) as exc:
-            sink.bad(index, f"bad geometry in annotation {ann.get('id')!r}: {exc}", "bbox [x, y, w, h] or polygons")
+            problem = f"bad geometry in annotation {ann.get('id')!r}: {exc}"
+            sink.bad(index, problem, "bbox [x, y, w, h] or polygons")
             continue
         attrs = dict(attrs)
         if ann.get("iscrowd"):

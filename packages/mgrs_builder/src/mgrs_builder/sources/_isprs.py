@@ -10,7 +10,7 @@ import numpy as np
 
 from mgrs_builder.sources._masks import colours_to_index, read_mask, rgb_codes
 from mgrs_builder.sources._semantic import SemanticMaskReader
-from mgrs_builder.sources.base import Entry, RecordSink
+from mgrs_builder.sources.base import RecordSink
 
 ISPRS_CLASSES = ("impervious surfaces", "building", "low vegetation", "tree", "car", "clutter")
 ISPRS_PALETTE: dict[tuple[int, int, int], int] = {
@@ -34,26 +34,21 @@ class IsprsReader(SemanticMaskReader):
     class_names = ISPRS_CLASSES
     test_tiles: ClassVar[frozenset[str]]
 
-    def _class_index(self, mask_path: Path, sink: RecordSink) -> np.ndarray | None:
+    def _class_index(self, mask_path: Path, sink: RecordSink, meta: dict[str, str]) -> np.ndarray | None:
         try:
             rgb = read_mask(mask_path, rgb=True)
         except (OSError, ValueError) as exc:
             sink.bad(None, f"unreadable label: {exc}", "an RGB colour-coded label TIFF", reason="bad_mask")
             return None
         snapped = np.where(rgb >= 128, 255, 0).astype(np.uint8)
-        self._snapped = int((snapped != rgb).any(axis=-1).sum())
+        changed = int((snapped != rgb).any(axis=-1).sum())
+        if changed:
+            meta["snapped_px"] = str(changed)
         index, unknown = colours_to_index(rgb_codes(snapped), {**ISPRS_PALETTE, NO_CLASS: -1})
         for colour, count in sorted(unknown.items()):
-            sink.bad(None, f"colour {colour} ({count} px) is not in the ISPRS legend",
-                     "white, blue, cyan, green, yellow, red or black", reason="unknown_colour")  # fmt: skip
+            problem = f"colour {colour} ({count} px) is not in the ISPRS legend"
+            sink.bad(None, problem, "white, blue, cyan, green, yellow, red or black", reason="unknown_colour")
         return index
-
-    def _parse(self, entry: Entry, on_bad_record):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        self._snapped = 0
-        image = super()._parse(entry, on_bad_record)
-        if self._snapped:
-            image.meta["snapped_px"] = str(self._snapped)
-        return image
 
 
 def pick_labels(paths: list[Path], key: re.Pattern[str]) -> dict[str, Path]:

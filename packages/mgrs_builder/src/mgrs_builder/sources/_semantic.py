@@ -26,19 +26,21 @@ class SemanticMaskReader(SourceReader):
     class_names: ClassVar[tuple[str, ...]]  # index -> label; "" for indices that are not objects
 
     @abstractmethod
-    def _class_index(self, mask_path: Path, sink: RecordSink) -> np.ndarray | None:
-        """(H, W) int32 class indices, -1 where no class applies; None if the mask is unusable."""
+    def _class_index(self, mask_path: Path, sink: RecordSink, meta: dict[str, str]) -> np.ndarray | None:
+        """(H, W) int32 class indices, -1 where no class applies; None if the mask is unusable.
+        Notes about the mask go into ``meta`` (the image's ``meta``)."""
 
     def _parse(self, entry: Entry, on_bad_record: OnBadRecord) -> SourceImage:
         width, height = self.image_size(entry.image_path)
         if entry.annotation_path is None:
             return self.make_image(entry, None, width=width, height=height, meta=dict(entry.extra))
         sink = RecordSink(entry.annotation_path, on_bad_record)
-        index = self._class_index(entry.annotation_path, sink)
+        meta = dict(entry.extra)
+        index = self._class_index(entry.annotation_path, sink, meta)
         if index is not None:
             if width is not None and (width, height) != (index.shape[1], index.shape[0]):
-                sink.bad(None, f"mask is {index.shape[1]}x{index.shape[0]} but the image is {width}x{height}",
-                         "a mask of the image's size", reason="mask_mismatch")  # fmt: skip
+                problem = f"mask is {index.shape[1]}x{index.shape[0]} but the image is {width}x{height}"
+                sink.bad(None, problem, "a mask of the image's size", reason="mask_mismatch")
             valid = index >= 0
             grouped = regions(np.where(valid, index, 0), valid)
             line = 0
@@ -48,6 +50,6 @@ class SemanticMaskReader(SourceReader):
                     attrs = {"area_px": str(int(round(poly.area)))}
                     if poly.interiors:
                         attrs["holes"] = str(len(poly.interiors))
-                    sink.add(SourceObject(polygon=exterior(poly), label=self.class_names[cls], line=line,
-                                          attributes=attrs))  # fmt: skip
-        return self.make_image(entry, sink, width=width, height=height, meta=dict(entry.extra))
+                    label = self.class_names[cls]
+                    sink.add(SourceObject(polygon=exterior(poly), label=label, line=line, attributes=attrs))
+        return self.make_image(entry, sink, width=width, height=height, meta=meta)

@@ -13,7 +13,8 @@ def parse_xml(path: Path, sink: RecordSink) -> ET.Element | None:
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as exc:
-        sink.bad(exc.position[0], f"invalid XML: {exc}", "a well-formed XML annotation", reason="malformed_file")
+        expected = "a well-formed XML annotation"
+        sink.bad(exc.position[0], f"invalid XML: {exc}", expected, reason="malformed_file")
         return None
 
 
@@ -36,7 +37,9 @@ def child_float(elem: ET.Element, path: str) -> float:
         raise ValueError(f"<{path}> is {text!r}, not a number") from None
 
 
-def xml_size(root: ET.Element, width_tag: str = "size/width", height_tag: str = "size/height") -> tuple[int, int] | None:
+def xml_size(
+    root: ET.Element, width_tag: str = "size/width", height_tag: str = "size/height"
+) -> tuple[int, int] | None:
     """(width, height) stated in the annotation, if both are positive integers."""
     try:
         w, h = int(float(child_text(root, width_tag) or 0)), int(float(child_text(root, height_tag) or 0))

@@ -60,7 +60,9 @@ class RecordSink:
     def add(self, obj: SourceObject) -> None:
         self.objects.append(obj)
 
-    def bad(self, line: int | None, problem: str, expected: str | None = None, reason: str = "malformed") -> None:
+    def bad(
+        self, line: int | None, problem: str, expected: str | None = None, reason: str = "malformed"
+    ) -> None:
         """Raise in ``error`` mode; record a ``Rejection`` with ``reason`` in ``skip`` mode."""
         if self.mode == "error":
             raise AnnotationParseError(self.path, line, problem, expected)
@@ -117,7 +119,9 @@ class SourceReader(ABC):
         """One line describing the folder layouts the reader accepts."""
         return (cls.__doc__ or cls.format).strip().splitlines()[0]
 
-    def image_size(self, path: Path, fallback: tuple[int, int] | None = None) -> tuple[int | None, int | None]:
+    def image_size(
+        self, path: Path, fallback: tuple[int, int] | None = None
+    ) -> tuple[int | None, int | None]:
         """(width, height) from the image header, else ``fallback`` (e.g. the annotation's size)."""
         size = read_image_size(path) if self.read_sizes else None
         size = size or fallback
@@ -140,7 +144,9 @@ class SourceReader(ABC):
 def _unique_ids(entries: list[Entry]) -> list[Entry]:
     """Qualify ids that repeat (e.g. torchgeo's P0000 in both train and val) with their qualifier."""
     counts = Counter(e.image_id for e in entries)
-    out = [replace(e, image_id=f"{e.qualifier}_{e.image_id}") if counts[e.image_id] > 1 else e for e in entries]
+    out = [
+        replace(e, image_id=f"{e.qualifier}_{e.image_id}") if counts[e.image_id] > 1 else e for e in entries
+    ]
     dup = [k for k, n in Counter(e.image_id for e in out).items() if n > 1]
     if dup:
         raise MgrsBuilderError(f"image ids repeat within one source even after qualifying: {dup[:5]}")
@@ -197,7 +203,8 @@ def get_reader(name: str, **options: Any) -> SourceReader:
     _load_all()
     base = name.split(":", 1)[0].strip().lower()
     if base not in _REGISTRY:
-        raise UnknownReaderError(f"no source reader named {name!r}; known readers: {', '.join(sorted(_REGISTRY))}")
+        known = ", ".join(sorted(_REGISTRY))
+        raise UnknownReaderError(f"no source reader named {name!r}; known readers: {known}")
     return _REGISTRY[base](**options)
 
 

@@ -12,7 +12,8 @@ from mgrs_builder.sources.base import Entry, RecordSink, SourceReader, find_imag
 
 DIOR_LABELS = (
     "airplane", "airport", "baseballfield", "basketballcourt", "bridge", "chimney", "dam",
-    "Expressway-Service-area", "Expressway-toll-station", "expressway-service-area", "expressway-toll-station",
+    "Expressway-Service-area", "Expressway-toll-station",
+    "expressway-service-area", "expressway-toll-station",
     "expresswayservicearea", "expresswaytollstation", "golffield", "groundtrackfield", "harbor", "overpass",
     "ship", "stadium", "storagetank", "tenniscourt", "trainstation", "vehicle", "windmill",
 )  # fmt: skip

@@ -29,10 +29,12 @@ DOTA_V1_LABELS = (
 DOTA_LABELS = DOTA_V1_LABELS + ("container-crane", "airport", "helipad")
 VERSIONS = ("1.0", "1.5", "2.0")
 _HEADER = re.compile(r"^([A-Za-z][\w ]*):(.*)$")
-EXPECTED_LINE = "'x1 y1 x2 y2 x3 y3 x4 y4 category [difficult]' (8 numbers, a class name, an optional integer)"
+EXPECTED_LINE = "'x1 y1 x2 y2 x3 y3 x4 y4 category [difficult]' (8 numbers, a name, an optional integer)"
 
 
-def parse_dota_label_file(path: Path, on_bad_record: OnBadRecord = "error") -> tuple[RecordSink, dict[str, str]]:
+def parse_dota_label_file(
+    path: Path, on_bad_record: OnBadRecord = "error"
+) -> tuple[RecordSink, dict[str, str]]:
     """Parse one labelTxt file into objects (and rejections) plus its ``imagesource``/``gsd`` header.
 
     Header lines are ``key:value`` lines (``imagesource:GF``, ``gsd:1``); they may be absent (split
@@ -148,5 +150,6 @@ class DotaReader(SourceReader):
         if not entry.image_path.exists():
             missing_image(entry, sink, on_bad_record)
         width, height = self.image_size(entry.image_path)
-        return self.make_image(entry, sink, width=width, height=height, gsd=parse_gsd(header.get("gsd")), meta=meta)
+        gsd = parse_gsd(header.get("gsd"))
+        return self.make_image(entry, sink, width=width, height=height, gsd=gsd, meta=meta)
 

@@ -14,7 +14,8 @@ FAIR1M_LABELS = (
     "other-airplane",
     "Passenger Ship", "Motorboat", "Fishing Boat", "Tugboat", "Engineering Ship", "Liquid Cargo Ship",
     "Dry Cargo Ship", "Warship", "other-ship",
-    "Small Car", "Bus", "Cargo Truck", "Dump Truck", "Van", "Trailer", "Tractor", "Excavator", "Truck Tractor",
+    "Small Car", "Bus", "Cargo Truck", "Dump Truck", "Van", "Trailer", "Tractor", "Excavator",
+    "Truck Tractor",
     "other-vehicle",
     "Basketball Court", "Tennis Court", "Football Field", "Baseball Field",
     "Intersection", "Roundabout", "Bridge",
@@ -42,7 +43,8 @@ class Fair1mReader(SourceReader):
             split = self.split or split_name(rel[0] if rel else root.name)
             for stem, path in find_images(folder / "images").items():
                 xml = folder / "labelXml" / f"{stem}.xml"
-                entries.append(Entry(stem, split, path, xml if xml.is_file() else None, "-".join(rel) or split))
+                ann = xml if xml.is_file() else None
+                entries.append(Entry(stem, split, path, ann, "-".join(rel) or split))
         return entries
 
     def _parse(self, entry: Entry, on_bad_record: OnBadRecord) -> SourceImage:

@@ -9,12 +9,22 @@ from pathlib import Path
 from mgrs_builder.errors import MgrsBuilderError
 from mgrs_builder.records import OnBadRecord, SourceImage, SourceObject
 from mgrs_builder.sources._xml import child_float, child_text, parse_xml, xml_size
-from mgrs_builder.sources.base import Entry, RecordSink, SourceReader, find_images, missing_image, register, split_name
+from mgrs_builder.sources.base import (
+    Entry,
+    RecordSink,
+    SourceReader,
+    find_images,
+    missing_image,
+    register,
+    split_name,
+)
 
 Point = tuple[float, float]
 
 
-def rotated_box_corners(cx: float, cy: float, w: float, h: float, angle: float) -> tuple[Point, Point, Point, Point]:
+def rotated_box_corners(
+    cx: float, cy: float, w: float, h: float, angle: float
+) -> tuple[Point, Point, Point, Point]:
     """Corners of a box of size w x h centred at (cx, cy), its w side turned by ``angle`` radians
     (image axes, y down), in the order used by mmrotate's ``obb2poly``."""
     ca, sa = math.cos(angle), math.sin(angle)
@@ -84,13 +94,15 @@ class Hrsc2016Reader(SourceReader):
     def _add_object(self, obj: ET.Element, index: int, sink: RecordSink) -> None:
         try:
             if self.boxes == "oriented":
-                polygon = rotated_box_corners(*(child_float(obj, f"mbox_{k}") for k in ("cx", "cy", "w", "h", "ang")))
+                values = (child_float(obj, f"mbox_{k}") for k in ("cx", "cy", "w", "h", "ang"))
+                polygon = rotated_box_corners(*values)
             else:
                 x1, y1, x2, y2 = (child_float(obj, f"box_{k}") for k in ("xmin", "ymin", "xmax", "ymax"))
                 polygon = ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
         except ValueError as exc:
             sink.bad(index, f"HRSC_Object {index}: {exc}", "numeric box_* and mbox_* fields")
             return
-        attrs = {k: v for k in ("Class_ID", "Object_ID", "truncated") if (v := child_text(obj, k)) is not None}
+        keys = ("Class_ID", "Object_ID", "truncated")
+        attrs = {k: v for k in keys if (v := child_text(obj, k)) is not None}
         sink.add(SourceObject(polygon=polygon, label="ship", difficult=child_text(obj, "difficult") == "1",
                               line=index, attributes=attrs))  # fmt: skip

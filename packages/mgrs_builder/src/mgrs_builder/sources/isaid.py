@@ -10,7 +10,14 @@ import numpy as np
 from mgrs_builder.errors import MgrsBuilderError
 from mgrs_builder.records import OnBadRecord, SourceImage, SourceObject
 from mgrs_builder.sources._coco import CocoFile, add_coco_objects, load_coco
-from mgrs_builder.sources._masks import code_to_rgb, colours_to_index, merge_parts, read_mask, regions, rgb_codes
+from mgrs_builder.sources._masks import (
+    code_to_rgb,
+    colours_to_index,
+    merge_parts,
+    read_mask,
+    regions,
+    rgb_codes,
+)
 from mgrs_builder.sources.base import Entry, RecordSink, SourceReader, find_images, register, split_name
 
 logger = logging.getLogger(__name__)
@@ -66,7 +73,8 @@ class IsaidReader(SourceReader):
     def _split_dirs(self, root: Path) -> list[tuple[Path, str]]:
         if (root / "images").is_dir():
             return [(root, self.split or split_name(root.name))]
-        return [(d, self.split or split_name(d.name)) for d in sorted(root.iterdir()) if (d / "images").is_dir()]
+        dirs = [d for d in sorted(root.iterdir()) if (d / "images").is_dir()]
+        return [(d, self.split or split_name(d.name)) for d in dirs]
 
     @staticmethod
     def _coco_file(split_dir: Path) -> Path | None:
@@ -84,12 +92,14 @@ class IsaidReader(SourceReader):
             coco = self._coco_file(split_dir) if self.prefer == "json" else None
             for stem, path in sorted(images.items()):
                 if coco is not None:
-                    entries.append(Entry(stem, split, path, coco, split_dir.name, {"mode": "json", "stem": stem}))
+                    extra = {"mode": "json", "stem": stem}
+                    entries.append(Entry(stem, split, path, coco, split_dir.name, extra))
                     continue
                 colour = _find_mask(split_dir, stem + COLOUR_SUFFIX)
                 ids = _find_mask(split_dir, stem + ID_SUFFIX)
                 ann = colour if colour and ids else None
-                entries.append(Entry(stem, split, path, ann, split_dir.name, {"mode": "masks", "id_mask": ids}))
+                extra = {"mode": "masks", "id_mask": ids}
+                entries.append(Entry(stem, split, path, ann, split_dir.name, extra))
         return entries
 
     def _parse(self, entry: Entry, on_bad_record: OnBadRecord) -> SourceImage:
@@ -114,12 +124,12 @@ class IsaidReader(SourceReader):
     def _parse_masks(self, colour_path: Path, id_path: Path, sink: RecordSink) -> None:
         classes, unknown = colours_to_index(rgb_codes(read_mask(colour_path, rgb=True)), _PALETTE_INDEX)
         for rgb, count in sorted(unknown.items()):
-            sink.bad(None, f"colour {rgb} ({count} px) is not in the iSAID palette", "one of the 16 iSAID class colours",
-                     reason="unknown_colour")  # fmt: skip
+            problem = f"colour {rgb} ({count} px) is not in the iSAID palette"
+            sink.bad(None, problem, "one of the 16 iSAID class colours", reason="unknown_colour")
         ids = rgb_codes(read_mask(id_path, rgb=True))
         if ids.shape != classes.shape:
-            sink.bad(None, f"instance-id mask {id_path.name} is {ids.shape[::-1]}, colour mask {classes.shape[::-1]}",
-                     "masks of the same size", reason="mask_mismatch")  # fmt: skip
+            problem = f"instance-id mask {id_path.name} is {ids.shape[::-1]}, colour {classes.shape[::-1]}"
+            sink.bad(None, problem, "masks of the same size", reason="mask_mismatch")
             return
         objects = (ids != 0) & (classes > 0)
         orphans = int(((ids != 0) & (classes == 0)).sum())

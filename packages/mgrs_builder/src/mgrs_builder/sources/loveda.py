@@ -38,11 +38,12 @@ class LovedaReader(SemanticMaskReader):
                 split = self.split or split_name(split_dir.name)
                 for stem, image in find_images(base / "images_png", (".png",)).items():
                     mask = base / "masks_png" / f"{stem}.png"
-                    entries.append(Entry(stem, split, image, mask if mask.is_file() else None,
-                                         f"{split}-{domain.lower()}", {"domain": domain.lower()}))  # fmt: skip
+                    ann = mask if mask.is_file() else None
+                    qualifier = f"{split}-{domain.lower()}"
+                    entries.append(Entry(stem, split, image, ann, qualifier, {"domain": domain.lower()}))
         return entries
 
-    def _class_index(self, mask_path: Path, sink: RecordSink) -> np.ndarray | None:
+    def _class_index(self, mask_path: Path, sink: RecordSink, meta: dict[str, str]) -> np.ndarray | None:
         try:
             mask = read_mask(mask_path, rgb=False).astype(np.int32)
         except (OSError, ValueError) as exc:
@@ -51,6 +52,6 @@ class LovedaReader(SemanticMaskReader):
         bad = (mask < 0) | (mask >= len(LOVEDA_CLASSES))
         if bad.any():
             values = sorted(set(np.unique(mask[bad]).tolist()))
-            sink.bad(None, f"{int(bad.sum())} px have values {values[:10]} outside 0..7", "LoveDA values 0..7",
-                     reason="unknown_value")  # fmt: skip
+            problem = f"{int(bad.sum())} px have values {values[:10]} outside 0..7"
+            sink.bad(None, problem, "LoveDA values 0..7", reason="unknown_value")
         return np.where(bad | (mask == 0), -1, mask)

@@ -48,7 +48,8 @@ def parse_vhr10_txt(path: Path, sink: RecordSink) -> None:
 class NwpuVhr10Reader(SourceReader):
     """``ROOT/{positive image set, negative image set, ground truth}`` (ROOT may hold ``NWPU VHR-10
     dataset/``), or torchgeo's ``annotations.json`` (COCO, boxes) beside or inside it. Negative images
-    have no objects and the ids ``negative_NNN``. There is no official split: every image is ``train`` unless ``split`` is given."""
+    have no objects and the ids ``negative_NNN``. There is no official split: every image is ``train``
+    unless ``split`` is given."""
 
     name = "nwpu_vhr10"
     format = "NWPU VHR-10 ground-truth text '(x1,y1),(x2,y2),c' or COCO JSON"

@@ -13,7 +13,8 @@ _IMAGE = re.compile(r"^top_potsdam_(\d+_\d+)_(RGB|RGBIR|IRRG)$")
 _LABEL = re.compile(r"^top_potsdam_(\d+_\d+)_label(?:_noBoundary)?\.tif$")
 # The 14 tiles of the ISPRS benchmark's test set (as in mmseg and torchgeo); the other 24 are train.
 POTSDAM_TEST = frozenset(
-    {"2_13", "2_14", "3_13", "3_14", "4_13", "4_14", "4_15", "5_13", "5_14", "5_15", "6_13", "6_14", "6_15", "7_13"}
+    {"2_13", "2_14", "3_13", "3_14", "4_13", "4_14", "4_15"}
+    | {"5_13", "5_14", "5_15", "6_13", "6_14", "6_15", "7_13"}
 )
 
 

@@ -41,10 +41,12 @@ def load_features(path: Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     try:
         frame = geopandas.read_file(path, ignore_geometry=True)
     except Exception as exc:  # pyogrio/fiona raise their own error types
-        raise AnnotationParseError(path, None, f"cannot read GeoJSON: {exc}", "an xView FeatureCollection") from exc
+        expected = "an xView FeatureCollection"
+        raise AnnotationParseError(path, None, f"cannot read GeoJSON: {exc}", expected) from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing and len(frame):
-        raise AnnotationParseError(path, None, f"features lack properties {missing}", f"properties {list(COLUMNS)}")
+        problem = f"features lack properties {missing}"
+        raise AnnotationParseError(path, None, problem, f"properties {list(COLUMNS)}")
     grouped: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for index, row in enumerate(frame.to_dict("records"), start=1):
         image_id = Path(str(row.get("image_id"))).stem
@@ -71,7 +73,8 @@ class XviewReader(SourceReader):
     def _entries(self, root: Path) -> list[Entry]:
         geojsons = sorted(root.glob("*.geojson"))
         if len(geojsons) > 1:
-            logger.info("xview: several GeoJSON files under %s; using them all: %s", root, [p.name for p in geojsons])
+            names = [p.name for p in geojsons]
+            logger.info("xview: several GeoJSON files under %s; using them all: %s", root, names)
         owner = {stem: g for g in reversed(geojsons) for stem in self._load(g)}
         entries, seen = [], set()
         for folder, split in IMAGE_DIRS.items():
@@ -79,7 +82,8 @@ class XviewReader(SourceReader):
                 seen.add(stem)
                 entries.append(Entry(stem, self.split or split, path, owner.get(stem), split))
         for stem in sorted(set(owner) - seen):  # labelled images that are absent: reported by _parse
-            entries.append(Entry(stem, self.split or "train", root / "train_images" / f"{stem}.tif", owner[stem], "train"))
+            path = root / "train_images" / f"{stem}.tif"
+            entries.append(Entry(stem, self.split or "train", path, owner[stem], "train"))
         return entries
 
     def _load(self, path: Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:
@@ -107,8 +111,8 @@ def _add_feature(index: int, props: dict[str, Any], sink: RecordSink) -> None:
         return
     label = XVIEW_CLASSES.get(type_id)
     if label is None:
-        sink.bad(index, f"feature {index}: type_id {type_id} is not an xView class", "an id of xview_class_labels.txt",
-                 reason="unknown_type_id")  # fmt: skip
+        problem = f"feature {index}: type_id {type_id} is not an xView class"
+        sink.bad(index, problem, "an id of xview_class_labels.txt", reason="unknown_type_id")
         return
     raw = props.get("bounds_imcoords")
     try:
@@ -121,4 +125,5 @@ def _add_feature(index: int, props: dict[str, Any], sink: RecordSink) -> None:
     attrs = {"type_id": str(type_id)}
     if props.get("feature_id") is not None:
         attrs["feature_id"] = str(props["feature_id"])
-    sink.add(SourceObject(polygon=((x1, y1), (x2, y1), (x2, y2), (x1, y2)), label=label, line=index, attributes=attrs))
+    polygon = ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
+    sink.add(SourceObject(polygon=polygon, label=label, line=index, attributes=attrs))
