@@ -89,19 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     meta = json.loads((world / "world.json").read_text())
     shards = out / "shards"
     if not (shards / "manifest.json").is_file():
-        build_dataset(shards, {n: Path(v) for n, v in meta["sources"].items()}, tile_size=128, overlap=32)
+        build_dataset(shards, {n: world / v for n, v in meta["sources"].items()}, tile_size=128, overlap=32)
     data = {"captions": ("webdataset", world / "captions"), "shards": ("parquet", shards)}
     per_arm: dict[str, list[dict[str, float]]] = {"base": []}
     per_arm.update({a: [] for a in args.arms})
     t0 = time.perf_counter()
     for seed in args.seeds:
         run = out / f"seed{seed}"
-        base = train_stage("base", *data["captions"], run / "base", args.base_steps, seed, None, None, [])
+        base = train_stage("base", *data["captions"], run / "base", args.base_steps, seed, None, 64, [])
         rows, _ = evaluate("base", base, world / "eval", run / "results")
         per_arm["base"].append(headline(rows))
         for arm in args.arms:
             stage, kind, overrides = ARMS[arm]
-            ckpt = train_stage(stage, *data[kind], run / arm, args.steps, seed, base, None, overrides)
+            ckpt = train_stage(stage, *data[kind], run / arm, args.steps, seed, base, 32, overrides)
             rows, _ = evaluate(arm, ckpt, world / "eval", run / "results")
             per_arm[arm].append(headline(rows))
             log.info("seed %d %s: %s", seed, arm, per_arm[arm][-1])

@@ -56,6 +56,8 @@ def make_bad_dota(root: Path) -> Path:
     (base / "labelTxt" / "B.txt").write_text("10 10 20 10 20 20 10 20 plane 0\n")
     noise(base / "images" / "C.png", 40, 40, seed=2)  # no label file at all
     (base / "labelTxt" / "D.txt").write_text("10 10 20 10 20 20 10 20 plane 0\n")  # no image
+    noise(base / "images" / "E.png", 40, 40, seed=3)
+    (base / "labelTxt" / "E.txt").write_text("")  # empty annotation file
     return base
 
 
@@ -99,12 +101,13 @@ def test_bad_records_are_counted_by_reason_in_skip_mode(tmp_path: Path) -> None:
     rep = json.loads((tmp_path / "out" / "build_report.json").read_text())
     s = rep["sources"]["dota"]
     assert_accounting(rep)
-    assert s["images_in"] == 4 and s["objects_kept"] == 1
+    assert s["images_in"] == 5 and s["objects_kept"] == 1
+    assert s["images_written"] == 3 and s["tiles_written"] == 4 + 1 + 1  # A (2x2 grid), C (no labels), E (empty)
     assert s["objects_rejected"] == {
-        "corrupt_image": 1, "image_missing": 1, "malformed": 1, "missing_image": 1, "nan_coordinates": 1,
+        "corrupt_image": 1, "image_missing": 2, "malformed": 1, "nan_coordinates": 1,
         "outside_image": 1, "self_intersecting_polygon": 1, "unknown_category": 1,
     }
-    assert s["images_skipped"] == {"corrupt_image": 1, "missing_image": 1}
+    assert s["images_skipped"] == {"corrupt_image": 1, "image_missing": 1}
     assert s["images_without_annotations"] == 1
     lines = {(r["reason"], r["line"]) for r in s["rejections"]}
     assert ("nan_coordinates", 3) in lines and ("malformed", 7) in lines and ("unknown_category", 6) in lines
@@ -184,8 +187,8 @@ def test_real_dota_sample_with_default_tiling(shared_fixtures: Path, tmp_path: P
     rep = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert_accounting(rep)
     # P0706 (1111x1182) gives a 3x3 grid of 512 px tiles; the other label files have no image here
-    assert s.tiles_written == 9 and s.images_skipped.get("missing_image", 0) == s.images_in - 1
+    assert s.tiles_written == 9 and s.images_skipped.get("image_missing", 0) == s.images_in - 1
     assert s.objects_kept + s.objects_dropped_by_tiling == 536 - sum(
-        v for k, v in s.objects_rejected.items() if k not in ("missing_image", "image_missing"))
+        v for k, v in s.objects_rejected.items() if k != "image_missing")
     assert s.objects_kept > 500
     assert validate_dataset(tmp_path / "out").ok

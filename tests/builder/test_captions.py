@@ -106,4 +106,7 @@ def test_build_records_the_hf_backend_and_model(hf_captioner: HFCaptioner, tiny_
     assert rows and all(r["caption_backend"] == "hf" and r["caption_model"] == str(tiny_blip) for r in rows)
     assert all(r["caption_long"].startswith("an aerial image of") for r in rows)
     report = json.loads((tmp_path / "out" / "build_report.json").read_text())
-    assert report["config"]["captioner"] == "HFCaptioner:hf"
+    assert report["config"]["captioner"] == f"hf:{tiny_blip}"
+    import pickle
+
+    assert pickle.loads(pickle.dumps(hf_captioner))._model is None  # workers load their own copy

@@ -82,7 +82,7 @@ def test_import_bad_records(tmp_path: Path) -> None:
         import_farslip(src, tmp_path / "o1", progress=False)
     report = import_farslip(src, tmp_path / "o2", on_bad_record="skip", progress=False)
     s = report.sources["mgrs200k"]
-    assert s.images_skipped == {"missing_image": 1, "outside_image": 1} and s.tiles_written == 1
+    assert s.images_skipped == {"image_missing": 1, "outside_image": 1} and s.tiles_written == 1
     (src / "text_info.json").write_text("[{]")
     with pytest.raises(AnnotationParseError, match=r"text_info\.json:1: invalid JSON"):
         import_farslip(src, tmp_path / "o3", progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from shapely import STRtree
 from shapely.geometry import box
 from shapely.ops import unary_union
 
@@ -48,3 +49,7 @@ def test_visible_area_rule_and_truncated_flag() -> None:
     assert kept[1].clipped.visible_fraction == pytest.approx(0.5)
     assert [k.index for k in objects_in_window(shapes, (0, 0, 50, 50), min_visible=0.3)] == [0, 1, 2]
     assert [k.index for k in objects_in_window(shapes, (0, 0, 50, 50), min_visible=1.0)] == [0]
+    tree = STRtree([s for s, _ in shapes])
+    with_tree = objects_in_window(shapes, (0, 0, 50, 50), min_visible=0.3, tree=tree)
+    assert [k.index for k in with_tree] == [0, 1, 2]
+    assert [k.index for k in objects_in_window(shapes, (60, 60, 100, 100), tree=tree)] == []

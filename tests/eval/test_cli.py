@@ -69,7 +69,8 @@ def test_run_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], ar
     assert code == EXIT_USAGE and message in capsys.readouterr().err
 
 
-def test_run_needs_pretrained_and_an_existing_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_needs_pretrained_and_an_existing_root(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--suite", "all", "--data-root", str(tmp_path), "--model", "ViT-B-16"]) == EXIT_USAGE
     assert "--pretrained is required" in capsys.readouterr().err
     assert main(["run", "--suite", "all", "--data-root", str(tmp_path / "nope"), "--model", "ViT-B-16",

@@ -20,7 +20,8 @@ COLOURS = {"building": (200, 40, 40), "forest": (30, 160, 40), "water": (30, 60,
 def _img(path: Path, colour: tuple[int, int, int], size: int = 24) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(abs(hash(path.name)) % 2**32)
-    arr = np.clip(np.array(colour)[None, None] + rng.integers(-20, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+    noise = rng.integers(-20, 20, (size, size, 3))
+    arr = np.clip(np.array(colour)[None, None] + noise, 0, 255).astype(np.uint8)
     Image.fromarray(arr).save(path)
 
 
@@ -42,7 +43,8 @@ def _data_root(root: Path) -> Path:
     (ov / "classes.txt").write_text("building,roof\nforest,tree\nwater")
     (ov / "farslip_dataset.json").write_text(json.dumps({
         "suite": "ovss", "name": "synth_landcover", "img_dir": "img_dir/val", "ann_dir": "ann_dir/val",
-        "img_suffix": ".png", "seg_map_suffix": ".png", "class_file": "classes.txt", "reduce_zero_label": False,
+        "img_suffix": ".png", "seg_map_suffix": ".png", "class_file": "classes.txt",
+        "reduce_zero_label": False,
         "ignore_index": 255, "bg_idx": None, "prob_thd": 0.0, "fit_size": 64, "window": 32, "stride": 16}))
     # Zero-shot: a descriptor folder set and the built-in UC Merced layout.
     zs = root / "synth_scenes"
@@ -68,7 +70,8 @@ def _data_root(root: Path) -> Path:
     lines = [",filename,img_id,split,label,sent_id,sentence"]
     for i, (cls, col) in enumerate(COLOURS.items()):
         _img(rs / "images" / f"{cls}_{i}.tif", col)
-        lines.append(f'{i},{cls}_{i}.tif,{i},test,{cls},"[{2 * i}, {2 * i + 1}]","[\'many {cls}\', \'a {cls} scene\']"')
+        captions = f"[\'many {cls}\', \'a {cls} scene\']"
+        lines.append(f'{i},{cls}_{i}.tif,{i},test,{cls},"[{2 * i}, {2 * i + 1}]","{captions}"')
     lines.append('9,extra.tif,9,train,x,"[9]","[\'train only\']"')
     (rs / "RSITMD.csv").write_text("\n".join(lines) + "\n")
     return root
@@ -117,7 +120,8 @@ def test_every_suite_writes_a_result_file(run_all: tuple[Path, Path, int]) -> No
     assert rt["metrics"]["i2t_R@10"] == 100.0  # only 6 texts: every image finds its captions in the top 10
     ct = results["synth_captions"]
     assert ct["protocol"]["num_texts"] == 4  # "an aerial view" carried by all 3 images is merged
-    assert set(ct["metrics"]) >= {"i2t_R@1", "i2t_R@5", "i2t_R@10", "t2i_R@1", "t2i_R@5", "t2i_R@10", "mean_recall"}
+    assert set(ct["metrics"]) >= {"i2t_R@1", "i2t_R@5", "i2t_R@10", "t2i_R@1", "t2i_R@5", "t2i_R@10",
+                                  "mean_recall"}
 
 
 def test_table_beside_the_paper(run_all: tuple[Path, Path, int], capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,7 +159,8 @@ class _NoDense:
         return getattr(self._inner, name)
 
 
-def test_python_api_protocol_option_and_no_dense_skip(run_all: tuple[Path, Path, int], tmp_path: Path) -> None:
+def test_python_api_protocol_option_and_no_dense_skip(run_all: tuple[Path, Path, int],
+                                                      tmp_path: Path) -> None:
     from farslip_eval import load_encoder, run_suite
     from farslip_eval.suites import run_datasets
 
@@ -192,6 +197,6 @@ def test_result_files_round_trip_and_reject_other_schemas(tmp_path: Path) -> Non
 def test_show_is_delegated_and_writes_a_png(run_all: tuple[Path, Path, int], tmp_path: Path) -> None:
     root, _, _ = run_all
     png = tmp_path / "show.png"
-    code = main(["-q", "show", "--model", "FarSLIP-Tiny", "--pretrained", "none", "--dataset", "synth_landcover",
-                 "--data-root", str(root), "--out", str(png), "--bg-threshold", "off"])
+    code = main(["-q", "show", "--model", "FarSLIP-Tiny", "--pretrained", "none", "--dataset",
+                 "synth_landcover", "--data-root", str(root), "--out", str(png), "--bg-threshold", "off"])
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -56,11 +56,16 @@ def test_skyscript_retrieval_csv_groups_rows_per_image(tmp_path: Path) -> None:
     (folder / "RSITMD_img_txt_pairs_test.csv").write_text(
         'filepath,title\nimg/x.jpg,"a port, with boats"\nimg/y.jpg,a field\nimg/x.jpg,many boats\n')
     data = read_skyscript_retrieval_csv(folder)
-    assert [(i.path.name, i.captions) for i in data.items] == [("x.jpg", ("a port, with boats", "many boats")),
-                                                                 ("y.jpg", ("a field",))]
+    got = [(i.path.name, i.captions) for i in data.items]
+    assert got == [("x.jpg", ("a port, with boats", "many boats")), ("y.jpg", ("a field",))]
     (folder / "RSITMD_img_txt_pairs_test.csv").write_text("filepath,title\nimg/x.jpg,\n")
     with pytest.raises(DatasetError, match="line 2"):
         read_skyscript_retrieval_csv(folder)
+    gb = "filepath,title\nimg/x.jpg,港口\n".encode("gb18030")
+    (folder / "RSITMD_img_txt_pairs_test.csv").write_bytes(gb)
+    with pytest.raises(DatasetError, match="not valid utf-8 text"):
+        read_skyscript_retrieval_csv(folder)
+    assert read_skyscript_retrieval_csv(folder, encoding="gb18030").items[0].captions == ("港口",)
 
 
 def test_vtrsbs_csv_generated_and_literal_eval_only(tmp_path: Path) -> None:
@@ -109,7 +114,8 @@ def test_registry_picks_the_layout_present(tmp_path: Path) -> None:
 ])
 def test_vt_rsbs_test_split_counts(shared_fixtures: Path, folder: str, csv_name: str, images: int,
                                    captions: int, distinct: int) -> None:
-    data = read_vtrsbs_csv(shared_fixtures / "vt_rsbs" / "metadata" / folder, csv_name=csv_name, check_files=False)
+    data = read_vtrsbs_csv(shared_fixtures / "vt_rsbs" / "metadata" / folder, csv_name=csv_name,
+                           check_files=False)
     assert len(data.items) == images and data.num_captions == captions
     fs = build_index(data, "farslip")
     assert len(fs.image_paths) == images and len(fs.texts) == distinct
@@ -123,7 +129,8 @@ def test_torchgeo_skyscript_csvs(shared_fixtures: Path) -> None:
     folder = shared_fixtures / "torchgeo" / "tests" / "data" / "skyscript"
     data = read_skyscript_retrieval_csv(folder, split="test")
     assert [i.path.name for i in data.items] == ["w779523169_CH_18.jpg", "w602363451_US_21.jpg"]
-    assert data.items[0].captions == ("a satellite image of a beautiful house I will never be able to afford",)
+    house = "a satellite image of a beautiful house I will never be able to afford"
+    assert data.items[0].captions == (house,)
     multi = read_skyscript_retrieval_csv(folder, split="test", caption_column="title_multi_objects")
     assert multi.items[1].captions == ("a satellite image of a mall; surrounded by a parking lot",)
     val = read_skyscript_retrieval_csv(folder, split="val")

@@ -11,7 +11,12 @@ from PIL import Image
 
 from farslip_eval.dataset_errors import DatasetError, DatasetNotFoundError
 from farslip_eval.registry import discover
-from farslip_eval.zeroshot.datasets import prompt_name, read_class_folders, read_classnames, read_skyscript_csv
+from farslip_eval.zeroshot.datasets import (
+    prompt_name,
+    read_class_folders,
+    read_classnames,
+    read_skyscript_csv,
+)
 from farslip_eval.zeroshot.images import load_rgb
 from farslip_eval.zeroshot.prompts import SKYSCRIPT_TEMPLATES, resolve_templates
 
@@ -35,7 +40,8 @@ def _bundle(folder: Path, rows: list[tuple[str, str]], classes: str = "airport\n
 
 
 def test_skyscript_bundle_csv_with_index_and_name_labels(tmp_path: Path) -> None:
-    folder = _bundle(tmp_path / "AID", [("images/a.jpg", "0"), ("images/b.jpg", "2"), ("images/c.jpg", "beach")])
+    rows = [("images/a.jpg", "0"), ("images/b.jpg", "2"), ("images/c.jpg", "beach")]
+    folder = _bundle(tmp_path / "AID", rows)
     (folder / "AID_train.csv").write_text("filepath,label\nimages/a.jpg,1\n")  # another split, not picked
     data = read_skyscript_csv(folder, split="test")
     assert data.classnames == ["airport", "beach", "forest"]
@@ -82,7 +88,8 @@ def test_folder_per_class_tree_with_split_file(tmp_path: Path) -> None:
     assert data.classnames == ["airport", "baseball diamond"] and len(data.samples) == 6
     assert data.details["skipped_non_images"] == 1
     split = read_class_folders(tmp_path, image_dir="NWPU-RESISC45", split_file="split.txt")
-    assert [(p.name, lab) for p, lab in split.samples] == [("airport_000.jpg", 0), ("baseball_diamond_002.jpg", 1)]
+    got = [(p.name, lab) for p, lab in split.samples]
+    assert got == [("airport_000.jpg", 0), ("baseball_diamond_002.jpg", 1)]
     (tmp_path / "bad_split.txt").write_text("airport_000.jpg\nmissing.jpg\n")
     with pytest.raises(DatasetError, match="1 listed files are not in any class folder"):
         read_class_folders(tmp_path, image_dir="NWPU-RESISC45", split_file="bad_split.txt")
@@ -92,7 +99,8 @@ def test_prompt_names_and_templates() -> None:
     assert prompt_name("AnnualCrop") == "annual crop"
     assert prompt_name("baseball_diamond") == "baseball diamond"
     assert prompt_name("HerbaceousVegetation") == "herbaceous vegetation"
-    assert resolve_templates(None) == SKYSCRIPT_TEMPLATES == ("a satellite photo of {c}.", "a satellite image of {c}")
+    expected = ("a satellite photo of {c}.", "a satellite image of {c}")
+    assert resolve_templates(None) == SKYSCRIPT_TEMPLATES == expected
     assert len(resolve_templates("imagenet80")) == 80
     with pytest.raises(ValueError, match="containing"):
         resolve_templates(["no placeholder"])

@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     run.add_argument("--batch-size", type=int, default=32)
     run.add_argument("--bg-threshold", choices=("spec", "off"), default="spec",
-                     help="OVSS: per-dataset probability threshold/background index ('off' matches the paper)")
+                     help="OVSS: per-dataset probability threshold and background index "
+                          "('off' matches the paper)")
     run.add_argument("--protocol", choices=("farslip", "clip_benchmark"), default="farslip",
                      help="retrieval/zero-shot protocol (default: FarSLIP's published one)")
     run.add_argument("--templates", help="zero-shot template set: skyscript (default) or imagenet80")
@@ -100,7 +101,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     rows = []
-    for e in sorted(entries, key=lambda e: (("ovss", "zeroshot", "retrieval").index(e.suite), e.custom, e.name)):
+    order = ("ovss", "zeroshot", "retrieval")
+    for e in sorted(entries, key=lambda e: (order.index(e.suite), e.custom, e.name)):
         st = status.get(e.name)
         rows.append({"suite": e.suite, "name": e.name, "custom": e.custom, "expected": e.layout_summary(),
                      "status": (st[0] if st else "missing") if args.data_root is not None else None,
@@ -157,9 +159,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - any load failure is a usage/input problem for the CLI
         print(f"error: cannot load model {args.model} ({args.pretrained}): {exc}", file=sys.stderr)
         return EXIT_USAGE
-    options: dict[str, Any] = {"protocol": args.protocol, "bg_threshold": args.bg_threshold, "on_bad": args.on_bad,
-                               "on_error": "raise" if args.fail_fast else "skip", "progress": _progress(),
-                               "workers": args.workers}
+    options: dict[str, Any] = {
+        "protocol": args.protocol, "bg_threshold": args.bg_threshold, "on_bad": args.on_bad,
+        "on_error": "raise" if args.fail_fast else "skip", "progress": _progress(), "workers": args.workers,
+    }
     if args.templates:
         options["templates"] = args.templates
     if args.global_bias is not None:

@@ -28,7 +28,8 @@ log = logging.getLogger("farslip_eval.demo")
 SUITES = ("ovss", "zeroshot", "retrieval")
 STAGES = ("base", "stage1", "stage2")
 PRESET_OF = {"base": "tiny-base", "stage1": "tiny-stage1", "stage2": "tiny-stage2"}
-DEFAULT_STEPS = {"base": 1500, "stage1": 150, "stage2": 150}
+DEFAULT_STEPS = {"base": 600, "stage1": 100, "stage2": 100}
+DEFAULT_BATCH = {"base": 64, "stage1": 32, "stage2": 32}
 BUILD_TILE, BUILD_OVERLAP = 128, 32
 
 
@@ -47,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for stage in STAGES:
         p.add_argument(f"--steps-{stage}", type=int, default=DEFAULT_STEPS[stage], help=f"optimizer steps for {stage}")
         p.add_argument(f"--skip-{stage}", action="store_true", help=f"do not train {stage} (and do not evaluate it)")
-    p.add_argument("--batch-size", type=int, default=None, help="override every preset's batch size")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"batch size of every stage (default {DEFAULT_BATCH})")
     p.add_argument("--skip-eval", action="store_true", help="train only")
     p.add_argument("--panels", type=int, default=3, help="OVSS prediction panels per dataset")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
@@ -72,7 +74,7 @@ class Timer:
 
 
 def train_stage(stage: str, data_format: str, data_path: Path, out_dir: Path, steps: int, seed: int,
-                init: Path | None, batch_size: int | None, extra: list[str]) -> Path:
+                init: Path | None, batch_size: int, extra: list[str]) -> Path:
     """Run one training preset with dotted overrides; returns its ``final`` checkpoint folder."""
     from farslip_model.config import load_config
     from farslip_model.train import train
@@ -83,9 +85,7 @@ def train_stage(stage: str, data_format: str, data_path: Path, out_dir: Path, st
                  "log.tensorboard=false"]
     if init is not None:
         overrides.append(f"model.pretrained={init}")
-    if batch_size is not None:
-        overrides.append(f"data.batch_size={batch_size}")
-    overrides += extra
+    overrides += [f"data.batch_size={batch_size}", *extra]
     config = load_config(PRESET_OF[stage], overrides)
     train(config)
     final = out_dir / "final"
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
         shards = out / "shards"
         if not (shards / "manifest.json").is_file():
-            sources = {n: Path(p) for n, p in meta["sources"].items()}
+            sources = {n: world / p for n, p in meta["sources"].items()}  # relative to the world
             timer.run("build shards", lambda: build_dataset(shards, sources, tile_size=BUILD_TILE,
                                                             overlap=BUILD_OVERLAP, progress=True))
 
@@ -157,18 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         checkpoints["base"] = args.base
     elif not args.skip_base:
         checkpoints["base"] = timer.run("train base", lambda: train_stage(
-            "base", "webdataset", captions, runs / "base", args.steps_base, args.seed, None, args.batch_size,
-            extra["base"]))
+            "base", "webdataset", captions, runs / "base", args.steps_base, args.seed, None,
+            args.batch_size or DEFAULT_BATCH["base"], extra["base"]))
     if args.stage1:
         checkpoints["stage1"] = args.stage1
     elif not args.skip_stage1:
         checkpoints["stage1"] = timer.run("train stage 1", lambda: train_stage(
             "stage1", "webdataset", captions, runs / "stage1", args.steps_stage1, args.seed,
-            checkpoints.get("base"), args.batch_size, extra["stage1"]))
+            checkpoints.get("base"), args.batch_size or DEFAULT_BATCH["stage1"], extra["stage1"]))
     if not args.skip_stage2:
         checkpoints["stage2"] = timer.run("train stage 2", lambda: train_stage(
             "stage2", "parquet", shards, runs / "stage2", args.steps_stage2, args.seed,
-            checkpoints.get("stage1") or checkpoints.get("base"), args.batch_size, extra["stage2"]))
+            checkpoints.get("stage1") or checkpoints.get("base"), args.batch_size or DEFAULT_BATCH["stage2"],
+            extra["stage2"]))
 
     report = out / "report"
     report.mkdir(parents=True, exist_ok=True)

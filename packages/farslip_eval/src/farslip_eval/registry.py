@@ -89,7 +89,9 @@ class DatasetEntry:
         base = self.descriptor.parent if self.descriptor is not None else Path(data_root) / self.folder
         if self.spec is not None:  # OVSS: the spec knows its image and label folders
             present = self.spec.is_present(data_root)
-            return ResolvedDataset(self, self.spec.dataset_dir(data_root), self.layouts[0], Path(data_root)) if present else None
+            if not present:
+                return None
+            return ResolvedDataset(self, self.spec.dataset_dir(data_root), self.layouts[0], Path(data_root))
         for layout in self.layouts:
             if layout.present(base):
                 return ResolvedDataset(self, base / layout.subdir, layout, Path(data_root))
@@ -141,13 +143,15 @@ def _zs(name: str, folder: str, paper: str | None, desc: str, *layouts: Layout) 
 _EUROSAT_TIF = "ds/images/remote_sensing/otherDatasets/sentinel_2/tif"
 
 ZEROSHOT_BUILTINS: tuple[DatasetEntry, ...] = (
-    _zs("skyscript_cls", "SkyScript_cls", "SkyScript", "SkyScript 70-class scene set (val CSV)", _bundle("val")),
+    _zs("skyscript_cls", "SkyScript_cls", "SkyScript", "SkyScript 70-class scene set (val CSV)",
+        _bundle("val")),
     _zs("aid", "AID", "AID", "AID, 30 scene classes", _bundle("test"), _folder(".")),
     _zs("eurosat", "EuroSAT", "EuroSAT", "EuroSAT (Sentinel-2, 10 classes; 13-band tifs shown as RGB)",
         _bundle("test"), _folder("2750"), _folder(_EUROSAT_TIF), _folder(".")),
     _zs("fmow", "fMoW", "fMoW", "Functional Map of the World (val CSV)", _bundle("val")),
     _zs("millionaid", "MillionAID", "MillionAID", "Million-AID (whole set)", _bundle("train")),
-    _zs("patternnet", "PatternNet", "PatternNet", "PatternNet, 38 classes", _bundle("train"), _folder("images")),
+    _zs("patternnet", "PatternNet", "PatternNet", "PatternNet, 38 classes", _bundle("train"),
+        _folder("images")),
     _zs("rsicb256", "RSI-CB256", "RSICB", "RSI-CB256 (whole set)", _bundle("train")),
     _zs("resisc45", "NWPU-RESISC45", "NWPU", "NWPU-RESISC45, 45 classes", _bundle("train"), _folder(".")),
     _zs("ucm", "UCMerced_LandUse", None, "UC Merced Land Use, 21 classes", _folder("Images")),
@@ -231,16 +235,20 @@ def _descriptor_entry(path: Path, ovss_from_descriptor: Callable[..., Any] | Non
     layout = doc.get("layout")
     allowed = (_ZS_KEYS if suite == "zeroshot" else _RET_KEYS)
     if layout not in allowed:
-        raise DatasetError(path, f"'layout' for suite {suite} must be one of {sorted(allowed)}, got {layout!r}")
+        raise DatasetError(path, f"'layout' for suite {suite} must be one of {sorted(allowed)}, "
+                                 f"got {layout!r}")
     extra = set(doc) - {"suite", "name", "layout"} - _PROTOCOL_KEYS - allowed[layout]
     if extra:
-        raise DatasetError(path, f"unknown keys {sorted(extra)} for layout {layout!r} (allowed: {sorted(allowed[layout])})")
+        raise DatasetError(path, f"unknown keys {sorted(extra)} for layout {layout!r} "
+                                 f"(allowed: {sorted(allowed[layout])})")
     options = {_RENAME.get(k, k): v for k, v in doc.items() if k in allowed[layout]}
     protocol = {k: doc[k] for k in ("templates",) if k in doc}
     if "templates" in protocol:
         t = protocol["templates"]
-        if not isinstance(t, (list, str)) or (isinstance(t, list) and not all(isinstance(x, str) and "{c}" in x for x in t)):
-            raise DatasetError(path, "'templates' must be a template-set name or a list of strings containing '{c}'")
+        ok_list = isinstance(t, list) and all(isinstance(x, str) and "{c}" in x for x in t)
+        if not (isinstance(t, str) or ok_list):
+            raise DatasetError(path, "'templates' must be a template-set name or a list of strings "
+                                     "containing '{c}'")
     return DatasetEntry(name, suite, str(folder), str(doc.get("description", f"custom ({path})")),
                         (Layout(layout, ".", (), options),), paper_key=doc.get("paper_key"), custom=True,
                         descriptor=path, protocol=protocol)
@@ -299,11 +307,13 @@ def all_entries(data_root: Path | str | None = None, suite: str | None = None) -
     """Built-ins plus (given a data root) the custom datasets under it, filtered by ``suite``."""
     entries = builtin_entries(suite)
     if data_root is not None:
-        entries += [e for e in custom_entries(data_root) if suite in (None, "all", e.suite)]
+        custom = [e for e in custom_entries(data_root) if suite in (None, "all", e.suite)]
+        entries += sorted(custom, key=lambda e: (SUITES.index(e.suite), e.name))
     return entries
 
 
-def discover(data_root: Path | str, suite: str | None = None, names: Iterable[str] | None = None) -> Discovery:
+def discover(data_root: Path | str, suite: str | None = None,
+             names: Iterable[str] | None = None) -> Discovery:
     """Resolve datasets under ``data_root``; ``names`` restricts (and must name known datasets)."""
     if suite not in (None, "all", *SUITES):
         raise ValueError(f"unknown suite {suite!r}; expected one of {['all', *SUITES]}")

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
-REQUIRED_KEYS: tuple[str, ...] = ("schema_version", "suite", "dataset", "model", "metrics", "protocol", "timings")
+REQUIRED_KEYS: tuple[str, ...] = (
+    "schema_version", "suite", "dataset", "model", "metrics", "protocol", "timings",
+)
 
 
 class ResultFileError(ValueError):
@@ -70,7 +72,8 @@ def utc_now() -> str:
 
 
 def result_path(out_dir: Path | str, result: Mapping[str, Any]) -> Path:
-    return Path(out_dir) / model_slug(result["model"]) / result["suite"] / f"{slugify(result['dataset'])}.json"
+    folder = Path(out_dir) / model_slug(result["model"]) / result["suite"]
+    return folder / f"{slugify(result['dataset'])}.json"
 
 
 def write_result(result: Mapping[str, Any], out_dir: Path | str) -> Path:
@@ -92,7 +95,8 @@ def validate_result(result: Any, source: str) -> None:
     if missing:
         raise ResultFileError(f"{source}: missing keys {missing}")
     if result["schema_version"] != SCHEMA_VERSION:
-        raise ResultFileError(f"{source}: schema_version {result['schema_version']!r}, expected {SCHEMA_VERSION}")
+        raise ResultFileError(
+            f"{source}: schema_version {result['schema_version']!r}, expected {SCHEMA_VERSION}")
     for key in ("model", "metrics", "protocol", "timings"):
         if not isinstance(result[key], Mapping):
             raise ResultFileError(f"{source}: {key!r} must be an object")

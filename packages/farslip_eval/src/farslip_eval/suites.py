@@ -67,7 +67,8 @@ def _run_zeroshot(encoder: Any, ds: ResolvedDataset, opts: Mapping[str, Any], ba
     data = load_classification(ds.root, ds.layout.layout, name=entry.name, **dict(ds.layout.options))
     load_s = time.perf_counter() - t0
     if data.details.get("skipped_non_images"):
-        log.warning("%s: skipped %s non-image files in the class folders", entry.name, data.details["skipped_non_images"])
+        log.warning("%s: skipped %s non-image files in the class folders", entry.name,
+                    data.details["skipped_non_images"])
     default = "imagenet80" if opts.get("protocol") == "clip_benchmark" else "skyscript"
     templates = resolve_templates(entry.protocol.get("templates") or opts.get("templates") or default)
     metrics, timings = evaluate_classification(encoder, data, templates, batch_size=batch_size, device=device,
@@ -137,8 +138,9 @@ def run_datasets(encoder: Any, suite: str, data_root: Path | str, datasets: Iter
     report = SuiteReport(missing=list(found.missing))
     explicit = datasets is not None
     for entry in found.missing:
-        (log.warning if explicit else log.info)("%s/%s: not found under %s (expected %s)", entry.suite, entry.name, data_root,
-                    entry.layout_summary())
+        level = logging.WARNING if explicit else logging.INFO
+        log.log(level, "%s/%s: not found under %s (expected %s)", entry.suite, entry.name, data_root,
+                entry.layout_summary())
     model = model_provenance(encoder)
     bar = tqdm(found.found, desc=f"suite {suite}", unit="dataset", disable=not options.get("progress", False))
     for ds in bar:
@@ -173,4 +175,6 @@ def run_suite(encoder: Any, suite: str, data_root: Path | str, datasets: Iterabl
     return run_datasets(encoder, suite, data_root, datasets, out_dir, batch_size, device, **options).results
 
 
-__all__ = ["PROTOCOLS", "DatasetSkipped", "SUITES", "SuiteReport", "model_provenance", "run_datasets", "run_suite"]
+__all__ = [
+    "PROTOCOLS", "SUITES", "DatasetSkipped", "SuiteReport", "model_provenance", "run_datasets", "run_suite",
+]

@@ -75,7 +75,8 @@ def _variant(result: Mapping[str, Any]) -> str:
         name = p.get("name", "farslip")
         if name != "farslip":
             parts.append(f"protocol={name}")
-        if result["suite"] == "zeroshot" and p.get("layout") not in (None, "skyscript_csv") and p.get("paper_key"):
+        from_bundle = p.get("layout") in (None, "skyscript_csv")
+        if result["suite"] == "zeroshot" and not from_bundle and p.get("paper_key"):
             parts.append(f"layout={p['layout']}")
     return ", ".join(parts)
 
@@ -98,7 +99,8 @@ def _cells(result: Mapping[str, Any]) -> dict[str, float | None]:
     return {f"{key} I2T": m.get("i2t_mean"), f"{key} T2I": m.get("t2i_mean")}
 
 
-def build_tables(results: Iterable[Mapping[str, Any]], paper: Mapping[str, Any] | None = None) -> list[SuiteTable]:
+def build_tables(results: Iterable[Mapping[str, Any]],
+                 paper: Mapping[str, Any] | None = None) -> list[SuiteTable]:
     """Tables for every suite that has results (paper rows first, then ours, sorted by label)."""
     paper = paper or load_paper_results()
     grouped: dict[str, dict[tuple[str, str], Row]] = {}
@@ -140,7 +142,8 @@ def to_markdown(tables: list[SuiteTable]) -> str:
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "---|" * len(head))
         for row in t.rows:
-            cells = [row.source, row.backbone, row.model, row.variant, *(_fmt(row.values.get(c)) for c in t.columns)]
+            cells = [row.source, row.backbone, row.model, row.variant,
+                     *(_fmt(row.values.get(c)) for c in t.columns)]
             if mean:
                 cells.append(_fmt(t.mean(row)))
             cells.append(row.note)
@@ -161,7 +164,8 @@ def write_csv(tables: list[SuiteTable], path: Path) -> None:
                                     f"{row.values[c]:.4f}"])
                 m = t.mean(row)
                 if m is not None:
-                    w.writerow([t.suite, row.source, row.backbone, row.model, row.variant, "Mean", f"{m:.4f}"])
+                    w.writerow([t.suite, row.source, row.backbone, row.model, row.variant, "Mean",
+                                f"{m:.4f}"])
 
 
 def build_table(results_dir: Path | str, out_dir: Path | str | None = None) -> tuple[Path, Path, str]:

@@ -35,6 +35,7 @@ from typing import Any
 
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
+from shapely import STRtree
 
 from . import __version__
 from .captions import CaptionObject, Captioner, TileContext, make_captioner
@@ -54,7 +55,7 @@ _MAX_DETAILS = 1000  # rejection details kept per source in the report (counts a
 _STATS_KEY = b"mgrs_image_stats"
 
 # Reasons for whole images (their objects are rejected with the same reason).
-MISSING_IMAGE = "missing_image"
+MISSING_IMAGE = "image_missing"
 CORRUPT_IMAGE = "corrupt_image"
 SIZE_MISMATCH = "image_size_mismatch"
 UNKNOWN_CATEGORY = "unknown_category"
@@ -342,12 +343,13 @@ def process_image(task: _Task, settings: _Settings) -> tuple[list[dict[str, Any]
         valid.append((checked.shape, checked.area, i))
 
     shapes = [(s, a) for s, a, _ in valid]
+    tree = STRtree([s for s, _ in shapes]) if len(shapes) > 32 else None
     placed = [False] * len(valid)
     filtered_by: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
     captioner = _captioner(settings)
     for window in tile_windows(width, height, settings.tiling.tile_size, settings.tiling.overlap):
-        kept = objects_in_window(shapes, window, settings.tiling.min_visible)
+        kept = objects_in_window(shapes, window, settings.tiling.min_visible, tree)
         if not kept and not settings.keep_empty_tiles:
             stats["tiles_empty_skipped"] += 1
             continue
@@ -515,7 +517,8 @@ def build_dataset(
     guard = LeakageGuard(leakage)
     if isinstance(captioner, str):
         make_captioner(captioner, **dict(captioner_options or {}))  # fail early on a bad spec
-    cap_name = captioner if isinstance(captioner, str) else f"{type(captioner).__name__}:{captioner.backend}"
+    cap_name = captioner if isinstance(captioner, str) else (
+        f"{captioner.backend}:{captioner.model}" if captioner.model else captioner.backend)
     config: dict[str, Any] = {
         "sources": {n: {"reader": r.name, "root": str(sources[n])} for n, r in readers.items()},
         "tile_size": tile_size, "overlap": overlap, "min_visible": min_visible,

@@ -207,6 +207,10 @@ class HFCaptioner(Captioner):
     def model(self) -> str | None:
         return self.model_id
 
+    def __getstate__(self) -> dict[str, Any]:
+        # worker processes load their own copy; never pickle a loaded model
+        return {**self.__dict__, "_model": None, "_processor": None}
+
     def _load(self) -> None:
         if self._model is not None:
             return

@@ -167,7 +167,7 @@ def import_farslip(src: Path | str, out_dir: Path | str, *, source_name: str = "
             row = _import_record(rec, idx, img_dir, name, split, cats)
         except _Bad as bad:
             if on_bad_record == "error":
-                if bad.reason == "missing_image":
+                if bad.reason == "image_missing":
                     raise SourceNotFoundError(f"{info_path}: record {idx}: {bad.detail}") from None
                 if bad.reason in ("malformed", "missing_caption"):
                     raise AnnotationParseError(info_path, idx, bad.detail) from None
@@ -202,7 +202,7 @@ def _import_record(rec: Any, idx: int, img_dir: Path, name: str, split: str,
     rel = rec["global_filepath"]
     path = img_dir / rel
     if not path.is_file():
-        raise _Bad("missing_image", f"image {path} not found")
+        raise _Bad("image_missing", f"image {path} not found")
     data = path.read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as im:

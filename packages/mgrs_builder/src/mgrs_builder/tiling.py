@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shapely.geometry import Polygon
+from shapely import STRtree
+from shapely.geometry import Polygon, box
 
 from .geometry import Clipped, Window, clip_to_window
 
@@ -89,17 +90,20 @@ class TiledObject:
 
 
 def objects_in_window(shapes: Sequence[tuple[Polygon, float]], window: Window,
-                      min_visible: float = DEFAULT_MIN_VISIBLE) -> list[TiledObject]:
+                      min_visible: float = DEFAULT_MIN_VISIBLE, tree: STRtree | None = None) -> list[TiledObject]:
     """The objects kept in ``window`` under the visible-area rule, in input order.
 
     Args:
         shapes: ``(polygon, area)`` per valid object, in source pixels.
         window: the tile in source pixels.
         min_visible: keep an object if area inside / area >= this.
+        tree: an ``STRtree`` over the same polygons, for scenes with many objects and windows.
     """
     kept: list[TiledObject] = []
     x0, y0, x1, y1 = window
-    for i, (shape, area) in enumerate(shapes):
+    candidates = range(len(shapes)) if tree is None else sorted(int(i) for i in tree.query(box(x0, y0, x1, y1)))
+    for i in candidates:
+        shape, area = shapes[i]
         bx1, by1, bx2, by2 = shape.bounds
         if bx2 <= x0 or bx1 >= x1 or by2 <= y0 or by1 >= y1:
             continue

@@ -16,7 +16,8 @@ def _check(logits: Tensor, targets: Tensor) -> None:
     if logits.ndim != 2:
         raise ValueError(f"logits must be (N, C), got shape {tuple(logits.shape)}")
     if targets.ndim != 1 or targets.shape[0] != logits.shape[0]:
-        raise ValueError(f"targets must be (N,) matching logits (N={logits.shape[0]}), got {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must be (N,) matching logits (N={logits.shape[0]}), got {tuple(targets.shape)}")
     if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= logits.shape[1]):
         raise ValueError(f"target labels must lie in [0, {logits.shape[1] - 1}]")
 

@@ -3,7 +3,8 @@
 Layouts (the folder is the dataset's directory under the data root):
 
 ``skyscript_csv``
-    SkyScript benchmark CSV with columns ``filepath`` and ``title`` (or ``caption_column``), one row
+    SkyScript benchmark CSV with columns ``filepath`` (GeoRSCLIP: ``filename``) and ``title`` (or
+    ``caption_column``; ``encoding`` for GeoRSCLIP's gb18030 RSICD file), one row
     per (image, caption); ``filepath`` relative to the folder (else ``image_root``). The CSV is ``csv``
     if given, else the one ``*.csv`` whose name contains ``split``.
 ``karpathy``
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +67,8 @@ def _group(pairs: list[tuple[Path, str]]) -> tuple[list[CaptionedImage], int]:
 def _check_exist(source: Path, items: list[CaptionedImage]) -> None:
     missing = [str(i.path) for i in items if not i.path.is_file()]
     if missing:
-        raise DatasetError(source, f"{len(missing)} of {len(items)} images do not exist (first: {missing[:3]})")
+        raise DatasetError(source, f"{len(missing)} of {len(items)} images do not exist "
+                                   f"(first: {missing[:3]})")
 
 
 def read_skyscript_retrieval_csv(folder: Path, *, name: str = "", split: str | None = "test",
@@ -75,14 +78,21 @@ def read_skyscript_retrieval_csv(folder: Path, *, name: str = "", split: str | N
     """SkyScript-form retrieval CSV (see the module docstring)."""
     folder = Path(folder)
     path = pick_csv(folder, split, csv_name)
+    try:
+        text = path.read_text(encoding=encoding)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(path, f"not valid {encoding} text at byte {exc.start}; set 'encoding' "
+                                 "(GeoRSCLIP's RSICD CSV is gb18030)") from None
     pairs: list[tuple[Path, str]] = []
-    with path.open(newline="", encoding=encoding) as fh:
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         fields = reader.fieldnames or []
-        if "filepath" not in fields or caption_column not in fields:
-            raise DatasetError(path, f"expected columns 'filepath' and {caption_column!r}, found {fields}", record="header")
+        path_col = "filepath" if "filepath" in fields else "filename"  # GeoRSCLIP's CSVs say filename
+        if path_col not in fields or caption_column not in fields:
+            raise DatasetError(path, f"expected columns 'filepath' (or 'filename') and {caption_column!r}, "
+                                     f"found {fields}", record="header")
         for row_no, row in enumerate(reader, start=2):
-            rel, caption = (row.get("filepath") or "").strip(), row.get(caption_column) or ""
+            rel, caption = (row.get(path_col) or "").strip(), row.get(caption_column) or ""
             if not rel or not caption.strip():
                 raise DatasetError(path, f"empty filepath or {caption_column}", record=f"line {row_no}")
             img = folder / rel
@@ -105,7 +115,8 @@ def read_karpathy_json(folder: Path, *, name: str = "", json_name: str | None = 
     if json_name is None:
         found = sorted(folder.glob("dataset_*.json"))
         if len(found) != 1:
-            raise DatasetNotFoundError(folder, f"expected one dataset_*.json, found {[p.name for p in found]}")
+            raise DatasetNotFoundError(folder,
+                                       f"expected one dataset_*.json, found {[p.name for p in found]}")
         path = found[0]
     else:
         path = folder / json_name
@@ -130,14 +141,16 @@ def read_karpathy_json(folder: Path, *, name: str = "", json_name: str | None = 
         for j, s in enumerate(sentences):
             raw = s.get("raw") if isinstance(s, dict) else None
             if not isinstance(raw, str) or not raw.strip():
-                raise DatasetError(path, "sentence without a non-empty 'raw' string", record=f"images[{i}].sentences[{j}]")
+                raise DatasetError(path, "sentence without a non-empty 'raw' string",
+                                   record=f"images[{i}].sentences[{j}]")
             pairs.append((folder / image_dir / rec["filename"], raw))
     items, n = _group(pairs)
     if not items:
         raise DatasetError(path, f"no images in split {split!r}")
     if check_files:
         _check_exist(path, items)
-    return RetrievalData(name or folder.name, items, "karpathy", path, {"json": path.name, "split": split, "rows": n})
+    return RetrievalData(name or folder.name, items, "karpathy", path,
+                         {"json": path.name, "split": split, "rows": n})
 
 
 def parse_sentence_list(text: str, source: Path, record: str) -> list[str]:
@@ -145,7 +158,8 @@ def parse_sentence_list(text: str, source: Path, record: str) -> list[str]:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError) as exc:
-        raise DatasetError(source, f"'sentence' is not a Python list literal ({exc.__class__.__name__})", record=record) from None
+        raise DatasetError(source, f"'sentence' is not a Python list literal ({exc.__class__.__name__})",
+                           record=record) from None
     if not isinstance(value, list) or not value or not all(isinstance(s, str) and s.strip() for s in value):
         raise DatasetError(source, "'sentence' must be a non-empty list of non-empty strings", record=record)
     return list(value)
@@ -163,7 +177,8 @@ def read_vtrsbs_csv(folder: Path, *, name: str = "", csv_name: str | None = None
         reader = csv.DictReader(fh)
         fields = reader.fieldnames or []
         if not {"filename", "split", "sentence"} <= set(fields):
-            raise DatasetError(path, f"expected columns 'filename,split,sentence', found {fields}", record="header")
+            raise DatasetError(path, f"expected columns 'filename,split,sentence', found {fields}",
+                               record="header")
         for row_no, row in enumerate(reader, start=2):
             if (row.get("split") or "").strip() != split:
                 continue
@@ -177,7 +192,8 @@ def read_vtrsbs_csv(folder: Path, *, name: str = "", csv_name: str | None = None
         raise DatasetError(path, f"no rows in split {split!r}")
     if check_files:
         _check_exist(path, items)
-    return RetrievalData(name or folder.name, items, "vtrsbs_csv", path, {"csv": path.name, "split": split, "rows": n})
+    return RetrievalData(name or folder.name, items, "vtrsbs_csv", path,
+                         {"csv": path.name, "split": split, "rows": n})
 
 
 def load_retrieval(folder: Path, layout: str, *, name: str = "", **options: object) -> RetrievalData:

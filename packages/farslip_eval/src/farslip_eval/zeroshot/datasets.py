@@ -50,7 +50,8 @@ def read_classnames(path: Path) -> list[str]:
     for lineno, raw in enumerate(lines, start=1):
         name = raw.strip()
         if not name:
-            raise DatasetError(path, "empty line (every line is a class id; blank lines would shift them)", record=f"line {lineno}")
+            raise DatasetError(path, "empty line (every line is a class id; blank lines would shift them)",
+                               record=f"line {lineno}")
         names.append(name)
     if not names:
         raise DatasetError(path, "no class names")
@@ -78,7 +79,8 @@ def pick_csv(folder: Path, split: str | None, csv_name: str | None) -> Path:
     return candidates[0]
 
 
-def read_skyscript_csv(folder: Path, *, name: str = "", split: str | None = "test", csv_name: str | None = None,
+def read_skyscript_csv(folder: Path, *, name: str = "", split: str | None = "test",
+                       csv_name: str | None = None,
                        classnames_file: str = "classnames.txt", image_root: Path | None = None,
                        check_files: bool = True) -> ClassificationData:
     """Read a SkyScript-bundle classification set (see the module docstring)."""
@@ -102,11 +104,11 @@ def read_skyscript_csv(folder: Path, *, name: str = "", split: str | None = "tes
                 try:
                     label = int(raw)
                 except ValueError:
-                    raise DatasetError(path, f"label {raw!r} is neither a class id nor a name in {classnames_file}",
-                                       record=f"line {row_no}") from None
+                    raise DatasetError(path, f"label {raw!r} is neither a class id nor a name in "
+                                             f"{classnames_file}", record=f"line {row_no}") from None
                 if not 0 <= label < len(classnames):
-                    raise DatasetError(path, f"label {label} outside the {len(classnames)} classes of {classnames_file}",
-                                       record=f"line {row_no}")
+                    raise DatasetError(path, f"label {label} outside the {len(classnames)} classes of "
+                                             f"{classnames_file}", record=f"line {row_no}")
             samples.append((_resolve(rel, folder, image_root), label))
     if not samples:
         raise DatasetError(path, "no samples")
@@ -126,7 +128,8 @@ def _resolve(rel: str, folder: Path, image_root: Path | None) -> Path:
 def _check_exist(source: Path, samples: Sequence[tuple[Path, int]]) -> None:
     missing = [str(p) for p, _ in samples if not p.is_file()]
     if missing:
-        raise DatasetError(source, f"{len(missing)} of {len(samples)} listed images do not exist (first: {missing[:3]})")
+        raise DatasetError(source, f"{len(missing)} of {len(samples)} listed images do not exist "
+                                   f"(first: {missing[:3]})")
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -169,8 +172,8 @@ def read_class_folders(root: Path, *, name: str = "", image_dir: str = ".", spli
         found = {p.name for p, _ in samples}
         absent = sorted(wanted - found)
         if absent:
-            raise DatasetError(root / split_file, f"{len(absent)} listed files are not in any class folder "  # type: ignore[operator]
-                               f"(first: {absent[:3]})")
+            raise DatasetError(split_path, f"{len(absent)} listed files are not in any class folder "
+                                           f"(first: {absent[:3]})")
     if not samples:
         raise DatasetError(base, f"no images with extensions {sorted(exts)} in the class folders")
     names = list(classnames) if classnames is not None else [prompt_name(d.name) for d in class_dirs]
@@ -181,7 +184,8 @@ def read_class_folders(root: Path, *, name: str = "", image_dir: str = ".", spli
                                "skipped_non_images": skipped})
 
 
-def load_classification(folder: Path, layout: str, *, name: str = "", **options: object) -> ClassificationData:
+def load_classification(folder: Path, layout: str, *, name: str = "",
+                        **options: object) -> ClassificationData:
     """Dispatch on ``layout`` (``skyscript_csv`` or ``folder``)."""
     if layout == "skyscript_csv":
         return read_skyscript_csv(folder, name=name, **options)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 LOGIT_SCALE: float = 100.0
 
 
-def class_embeddings(encoder, classnames: list[str], templates: tuple[str, ...]) -> Tensor:  # noqa: ANN001
+def class_embeddings(encoder: Any, classnames: list[str], templates: tuple[str, ...]) -> Tensor:
     """(C, D): per class, normalise each prompt embedding, average, renormalise (CLIP_benchmark order)."""
     prompts = [t.replace("{c}", c) for c in classnames for t in templates]
     with torch.inference_mode():
@@ -26,7 +27,7 @@ def class_embeddings(encoder, classnames: list[str], templates: tuple[str, ...])
     return torch.nn.functional.normalize(emb, dim=-1)
 
 
-def evaluate_classification(encoder, data: ClassificationData, templates: tuple[str, ...], *,  # noqa: ANN001
+def evaluate_classification(encoder: Any, data: ClassificationData, templates: tuple[str, ...], *,
                             batch_size: int = 32, device: str = "cpu", workers: int = 0,
                             progress: bool = False) -> tuple[dict[str, object], dict[str, float]]:
     """Metrics (interfaces 3.2, percent) and timings in seconds for one dataset."""
@@ -39,5 +40,7 @@ def evaluate_classification(encoder, data: ClassificationData, templates: tuple[
     logits = LOGIT_SCALE * feats @ weights.T
     targets = torch.tensor([label for _, label in data.samples], dtype=torch.long)
     metrics = classification_metrics(logits, targets, data.classnames)
-    log.info("zeroshot %s: top1 %.2f over %d images", data.name, metrics["top1"] or float("nan"), len(targets))
-    return metrics, {"encode_text_s": t1 - t0, "encode_images_s": t2 - t1, "total_s": time.perf_counter() - t0}
+    log.info("zeroshot %s: top1 %.2f over %d images", data.name, metrics["top1"] or float("nan"),
+             len(targets))
+    timings = {"encode_text_s": t1 - t0, "encode_images_s": t2 - t1, "total_s": time.perf_counter() - t0}
+    return metrics, timings

@@ -7,12 +7,17 @@ the usual true-colour rendering of EuroSAT and what its RGB release looks like.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from farslip_eval.dataset_errors import DatasetError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SENTINEL2_RGB_BANDS: tuple[int, int, int] = (3, 2, 1)
 SENTINEL2_RGB_SCALE: float = 3000.0
@@ -47,7 +52,8 @@ def load_rgb(path: str | Path) -> Image.Image:
         raise DatasetError(p, "image file not found")
     try:
         with Image.open(p) as im:
-            if im.mode in ("RGB", "L", "RGBA", "P", "CMYK", "I;16", "I", "F") and getattr(im, "n_frames", 1) == 1:
+            simple = im.mode in ("RGB", "L", "RGBA", "P", "CMYK", "I;16", "I", "F")
+            if simple and getattr(im, "n_frames", 1) == 1:
                 if im.mode in ("I;16", "I", "F"):
                     return _array_to_rgb(np.asarray(im), p)
                 return im.convert("RGB")
@@ -70,19 +76,19 @@ def load_rgb(path: str | Path) -> Image.Image:
 class ImageFiles:
     """A map-style dataset of preprocessed images from a list of paths (yields ``(tensor, index)``)."""
 
-    def __init__(self, paths: list[Path], preprocess) -> None:  # noqa: ANN001 - any PIL -> Tensor callable
+    def __init__(self, paths: list[Path], preprocess: Callable[[Image.Image], Tensor]) -> None:
         self.paths = paths
         self.preprocess = preprocess
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int):  # noqa: ANN204
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
         return self.preprocess(load_rgb(self.paths[i])), i
 
 
-def encode_image_files(encoder, paths: list[Path], *, batch_size: int = 32, device: str = "cpu",  # noqa: ANN001
-                       workers: int = 0, progress: bool = False, desc: str = "images"):  # noqa: ANN201
+def encode_image_files(encoder: Any, paths: list[Path], *, batch_size: int = 32, device: str = "cpu",
+                       workers: int = 0, progress: bool = False, desc: str = "images") -> Tensor:
     """L2-normalised image embeddings ``(N, D)`` of ``paths``, in order, batched through a DataLoader."""
     import torch
     from torch.utils.data import DataLoader

@@ -71,11 +71,13 @@ class WorldInfo:
     counts: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        """JSON form; paths are relative to the world folder so that it can be moved."""
         d = asdict(self)
-        d["root"] = str(self.root)
-        d["sources"] = {k: str(v) for k, v in self.sources.items()}
-        d["eval_root"] = str(self.eval_root)
-        d["captions_root"] = str(self.captions_root)
+        rel = lambda p: Path(p).relative_to(self.root).as_posix()  # noqa: E731
+        d["root"] = "."
+        d["sources"] = {k: rel(v) for k, v in self.sources.items()}
+        d["eval_root"] = rel(self.eval_root)
+        d["captions_root"] = rel(self.captions_root)
         return d
 
 
