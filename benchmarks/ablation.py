@@ -36,8 +36,10 @@ ARMS: dict[str, tuple[str, str, list[str]]] = {
     "s1_patch2patch": ("stage1", "captions", ["loss.distill_align=roi2pooled"]),
     "s1_patch2cls": ("stage1", "captions", ["loss.distill_align=roi2cls"]),
     "s2_crop_cls": ("stage2", "shards", ["loss.region_feature=crop_cls", "loss.region_loss=multi_positive"]),
-    "s2_roi_pooled": ("stage2", "shards", ["loss.region_feature=roi_pooled", "loss.region_loss=multi_positive"]),
-    "s2_single_positive": ("stage2", "shards", ["loss.region_feature=crop_cls", "loss.region_loss=single_positive"]),
+    "s2_roi_pooled": ("stage2", "shards", ["loss.region_feature=roi_pooled",
+                                           "loss.region_loss=multi_positive"]),
+    "s2_single_positive": ("stage2", "shards", ["loss.region_feature=crop_cls",
+                                                "loss.region_loss=single_positive"]),
 }
 COLUMNS = {  # column -> (suite, dataset or None for the mean over the suite's datasets, metric)
     "OVSS landcover mIoU": ("ovss", "synth_landcover", "mIoU"),
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-steps", type=int, default=2000)
     p.add_argument("--steps", type=int, default=300, help="steps per arm (the same for every arm)")
     p.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
-    p.add_argument("--quick", action="store_true", help="tiny world, 1 seed, a few steps: checks the script runs")
+    p.add_argument("--quick", action="store_true", help="tiny world, 1 seed, a few steps: a smoke run")
     args = p.parse_args(argv)
     if args.quick:
         args.preset, args.seeds, args.base_steps, args.steps = "tiny", args.seeds[:1], 10, 4
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             per_arm[arm].append(headline(rows))
             log.info("seed %d %s: %s", seed, arm, per_arm[arm][-1])
     text = table(per_arm)
-    result = {"preset": args.preset, "seeds": args.seeds, "base_steps": args.base_steps, "steps_per_arm": args.steps,
+    result = {"preset": args.preset, "seeds": args.seeds, "base_steps": args.base_steps,
+              "steps_per_arm": args.steps,
               "arms": {a: ARMS[a][2] for a in args.arms}, "per_seed": per_arm, "table": text,
               "wall_s": time.perf_counter() - t0}
     (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -27,7 +27,8 @@ def test_ovss_chance_for_balanced_classes(tmp_path: Path) -> None:
     assert demo_report.ovss_chance([tmp_path / "a.png"], 2) == pytest.approx(expected)
 
 
-def test_demo_runs_the_whole_chain_and_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_demo_runs_the_whole_chain_and_writes_the_report(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
     import torch
 
     from farslip_eval.demo import main
@@ -49,7 +50,8 @@ def test_demo_runs_the_whole_chain_and_writes_the_report(tmp_path: Path, capsys:
         assert {r["dataset"] for r in results["results"][model]} == {
             "synth_landcover", "synth_objects", "synth_scenes", "synth_captions"}
         assert (out / "runs" / model / "final").is_dir()
-    assert set(results["timings_s"]) >= {"world", "build shards", "train base", "train stage 1", "train stage 2"}
+    steps = {"world", "build shards", "train base", "train stage 1", "train stage 2", "evaluate stage2"}
+    assert set(results["timings_s"]) >= steps
     assert (out / "report" / "losses.png").stat().st_size > 0
     assert len(list((out / "report" / "predictions").glob("*.png"))) == 2
     assert (out / "shards" / "manifest.json").is_file()

@@ -19,6 +19,10 @@ from mgrs_builder.synthetic.objects import ISAID_PALETTE, KINDS
 from mgrs_builder.synthetic.writers import LANDCOVER_CLASSES, OBJECT_CLASSES
 
 
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _digest(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -86,8 +90,10 @@ def test_isaid_source_reads_back_with_the_generator_counts(world: Path, meta: di
 
     images = list(get_reader("isaid").iter_images(world / "sources" / "isaid"))
     assert len(images) == meta["counts"]["isaid"]["images"]
-    assert Counter(o.label for img in images for o in img.objects) == Counter(meta["counts"]["isaid"]["by_label"])
-    colours = np.asarray(Image.open(images[0].image_path.with_name(f"{images[0].image_id}_instance_color_RGB.png")))
+    read = Counter(o.label for img in images for o in img.objects)
+    assert read == Counter(meta["counts"]["isaid"]["by_label"]) and sum(read.values()) > 0
+    mask = images[0].image_path.with_name(f"{images[0].image_id}_instance_color_RGB.png")
+    colours = np.asarray(Image.open(mask))
     assert {tuple(c) for c in colours.reshape(-1, 3)} <= set(ISAID_PALETTE.values())
 
 
@@ -133,8 +139,8 @@ def test_eval_scenes_are_disjoint_from_training_scenes(world: Path) -> None:
     train = set()
     for tar in (world / "captions").glob("*.tar"):
         with tarfile.open(tar) as tf:
-            train |= {hashlib.sha256(tf.extractfile(m).read()).hexdigest() for m in tf if m.name.endswith(".png")}
-    evals = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (world / "eval").rglob("*.png") if "ann_dir" not in str(p)}
+            train |= {_sha(tf.extractfile(m).read()) for m in tf if m.name.endswith(".png")}
+    evals = {_sha(p.read_bytes()) for p in (world / "eval").rglob("*.png") if "ann_dir" not in p.parts}
     assert train and evals and not train & evals
 
 
@@ -161,6 +167,26 @@ def test_caption_corpus_is_a_webdataset(world: Path, meta: dict) -> None:
     from farslip_model.sources import WebDatasetSource
 
     src = WebDatasetSource(world / "captions")
-    assert sum(src.shard_sizes) == meta["counts"]["captions"]["samples"] == 2 * meta["counts"]["captions"]["images"]
+    counts = meta["counts"]["captions"]
+    assert sum(src.shard_sizes) == counts["samples"] == 2 * counts["images"]
     rec = src.read(0, [0])[0]
     assert rec.caption_short and rec.open_image().size == (128, 128)
+
+
+def test_cli_writes_a_world_and_names_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from mgrs_builder.synthetic.__main__ import main
+
+    assert main([str(tmp_path / "w"), "--preset", "tiny", "--seed", "3", "--quiet"]) == 0
+    assert json.loads((tmp_path / "w" / "world.json").read_text())["seed"] == 3
+    assert main([str(tmp_path / "w"), "--preset", "tiny", "--quiet"]) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_default_preset_generates_in_under_a_minute(tmp_path: Path) -> None:
+    import time
+
+    t0 = time.process_time()
+    info = generate_world(tmp_path / "w", "default", seed=0, progress=False)
+    assert time.process_time() - t0 < 60.0
+    assert info.counts["synth_scenes"]["by_class"] == {name: 20 for name in SCENES}

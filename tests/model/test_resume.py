@@ -27,11 +27,11 @@ def _losses(out: Path) -> dict[int, float]:
 
 
 def test_resume_stage1_ema_teacher_is_exact(built_shards: Path, tmp_path: Path) -> None:
-    full = train(_config("tiny-stage1", built_shards, tmp_path / "full", "loss.teacher=ema"))
+    accum = ("loss.teacher=ema", "data.batch_size=4", "optim.accum_steps=2")  # EMA state and micro-batches too
+    full = train(_config("tiny-stage1", built_shards, tmp_path / "full", *accum))
     mid = tmp_path / "full" / "checkpoints" / "step_0000004"
     assert mid.is_dir()
-    resumed = train(_config("tiny-stage1", built_shards, tmp_path / "resumed", "loss.teacher=ema",
-                            f"checkpoint.resume={mid}"))
+    resumed = train(_config("tiny-stage1", built_shards, tmp_path / "resumed", *accum, f"checkpoint.resume={mid}"))
     assert resumed.steps == STEPS and len(resumed.losses) == STEPS - 4
     assert resumed.losses == full.losses[4:]  # bit-identical, not approximately equal
     assert resumed.terms == full.terms[4:]

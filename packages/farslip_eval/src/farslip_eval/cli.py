@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="retrieval/zero-shot protocol (default: FarSLIP's published one)")
     run.add_argument("--templates", help="zero-shot template set: skyscript (default) or imagenet80")
     run.add_argument("--global-bias", type=float, default=None, metavar="LAMBDA",
-                     help="OVSS: subtract SegEarth-OV's CLS global bias with this weight (off by default)")
+                     help="OVSS: add LAMBDA x the CLS-text logits to every pixel, SegEarth-OV's cls_token_lambda sign "
+                          "convention: SegEarth-OV uses -0.3, which subtracts the global bias (off by default)")
     run.add_argument("--on-bad", choices=("error", "skip"), default="error",
                      help="OVSS: bad image/label files stop the dataset (error) or are counted and skipped")
     run.add_argument("--workers", type=int, default=0, help="DataLoader workers")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,19 +39,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preset", default="default", help="world preset: tiny, default or large")
     p.add_argument("--seed", type=int, default=0, help="world and training seed")
     p.add_argument("--world", type=Path, help="use this generated world instead of generating one")
-    p.add_argument("--shards", type=Path, help="stage-2 shards (an `mgrs build` folder) instead of building them")
+    p.add_argument("--shards", type=Path, help="stage-2 shards (an `mgrs build` folder) instead of building")
     p.add_argument("--captions", type=Path, help="caption corpus (webdataset tars) for base and stage 1")
     p.add_argument("--eval-root", type=Path, help="farslip-eval data root instead of the world's eval/")
     p.add_argument("--base", type=Path, help="base checkpoint folder instead of pretraining one")
     p.add_argument("--stage1", type=Path, help="stage-1 checkpoint folder instead of training one")
     for stage in STAGES:
-        p.add_argument(f"--steps-{stage}", type=int, default=DEFAULT_STEPS[stage], help=f"optimizer steps for {stage}")
-        p.add_argument(f"--skip-{stage}", action="store_true", help=f"do not train {stage} (and do not evaluate it)")
+        p.add_argument(f"--steps-{stage}", type=int, default=DEFAULT_STEPS[stage],
+                       help=f"optimizer steps for {stage}")
+        p.add_argument(f"--skip-{stage}", action="store_true", help=f"do not train (or evaluate) {stage}")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"batch size of every stage (default {DEFAULT_BATCH})")
     p.add_argument("--skip-eval", action="store_true", help="train only")
     p.add_argument("--panels", type=int, default=3, help="OVSS prediction panels per dataset")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the tiny model gains little from more, and loses "
+                        "a lot when the cores are shared)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE:KEY=VALUE",
                    help="extra dotted override for one stage, e.g. stage1:loss.w_distill=0.2")
     return p.parse_args(argv)
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     import torch
 
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -125,10 +127,20 @@ def main(argv: list[str] | None = None) -> int:
     extra = {s: [o.split(":", 1)[1] for o in args.overrides if o.startswith(f"{s}:")] for s in STAGES}
     bad = [o for o in args.overrides if o.split(":", 1)[0] not in STAGES]
     if bad:
-        print(f"error: --set must look like STAGE:KEY=VALUE with STAGE in {STAGES}, got {bad}", file=sys.stderr)
+        print(f"error: --set takes STAGE:KEY=VALUE with STAGE in {STAGES}, got {bad}", file=sys.stderr)
         return 2
 
     world = args.world
+    if world is not None and not (world / "world.json").is_file():
+        print(f"error: --world {world}: no world.json there (generate one with "
+              f"`python -m mgrs_builder.synthetic {world}`)", file=sys.stderr)
+        return 2
+    given = {"--shards": args.shards, "--captions": args.captions, "--eval-root": args.eval_root,
+             "--base": args.base, "--stage1": args.stage1}
+    for flag, path in given.items():
+        if path is not None and not path.exists():
+            print(f"error: {flag} {path}: no such file or folder", file=sys.stderr)
+            return 2
     if world is None and not (args.shards and args.captions and args.eval_root):
         from mgrs_builder.synthetic import generate_world
 
@@ -186,13 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     plots = [p for p in [rep.plot_losses({s: runs / s for s in checkpoints if (runs / s).is_dir()},
                                          report / "losses.png")] if p]
     panels: dict[str, list[Path]] = {}
+    ovss_sets = list(dict.fromkeys(r["dataset"] for rows in results.values() for r in rows
+                                   if r["suite"] == "ovss"))
     if encoders and args.panels > 0:
-        for ds in ("synth_landcover", "synth_objects"):
+        for ds in ovss_sets[:2]:
             panels[ds] = timer.run(f"panels {ds}", lambda d=ds: rep.prediction_panels(
                 encoders, eval_root, d, report / "predictions", args.panels))
     (report / "results.json").write_text(json.dumps({"results": results, "chance": chance,
                                                      "timings_s": timer.seconds}, indent=2) + "\n")
-    notes = [f"world: {world} (preset {meta.get('preset')}, seed {meta.get('seed')})" if world else "world: none",
+    world_note = f"world: {world} (preset {meta.get('preset')}, seed {meta.get('seed')})" if world else "-"
+    notes = [world_note,
              f"steps: base {args.steps_base}, stage 1 {args.steps_stage1}, stage 2 {args.steps_stage2}",
              f"total wall time: {sum(timer.seconds.values()):.0f} s"]
     summary = rep.write_summary(report, table, timer.seconds, plots, panels, list(encoders), notes)

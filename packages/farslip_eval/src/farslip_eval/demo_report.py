@@ -86,7 +86,8 @@ def results_table(results: Mapping[str, Sequence[Mapping[str, Any]]], chance: Ma
         by = {(r["suite"], r["dataset"]): r["metrics"].get(HEADLINE[r["suite"]]) for r in rows}
         cells = [f"{by[c]:.1f}" if by.get(c) is not None else "-" for c in columns]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    lines.append("| *chance* | " + " | ".join(f"{chance[d]:.1f}" if d in chance else "-" for _, d in columns) + " |")
+    chance_cells = [f"{chance[d]:.1f}" if d in chance else "-" for _, d in columns]
+    lines.append("| *chance* | " + " | ".join(chance_cells) + " |")
     return "\n".join(lines)
 
 
@@ -126,7 +127,8 @@ def plot_losses(runs: Mapping[str, Path], out_png: Path) -> Path | None:
 
 def _colourise(label: np.ndarray, num_classes: int) -> np.ndarray:
     rng = np.random.default_rng(7)
-    palette = rng.integers(30, 256, (max(num_classes, 1), 3)).astype(np.uint8)
+    palette = rng.integers(60, 256, (max(num_classes, 1), 3)).astype(np.uint8)
+    palette[0] = (40, 40, 40)  # class 0 (often background) dark
     out = np.zeros(label.shape + (3,), np.uint8)
     valid = label < num_classes
     out[valid] = palette[label[valid]]
@@ -135,7 +137,10 @@ def _colourise(label: np.ndarray, num_classes: int) -> np.ndarray:
 
 def prediction_panels(encoders: Mapping[str, Any], eval_root: Path, dataset: str, out_dir: Path,
                       count: int = 3) -> list[Path]:
-    """PNG rows of image | ground truth | one prediction per model, for the first ``count`` images."""
+    """PNG rows of image | ground truth | one prediction per model, for the first ``count`` images.
+
+    Ignored pixels (255) are black; class colours are fixed per class id (class 0 dark grey).
+    """
     from farslip_eval.ovss.data import OvssDataset
     from farslip_eval.ovss.inference import OvssPredictor
     from farslip_eval.registry import discover
@@ -154,15 +159,18 @@ def prediction_panels(encoders: Mapping[str, Any], eval_root: Path, dataset: str
         if sample is None:
             continue
         tiles = [sample.image, _colourise(sample.label, k)]
-        tiles += [_colourise(p.predict(sample.image).cpu().numpy().astype(np.int64), k) for p in predictors.values()]
+        for predictor in predictors.values():
+            tiles.append(_colourise(predictor.predict(sample.image).cpu().numpy().astype(np.int64), k))
         path = out_dir / f"{dataset}_{sample.name}.png"
-        Image.fromarray(np.concatenate(tiles, axis=1)).save(path)
+        row = Image.fromarray(np.concatenate(tiles, axis=1))
+        row.resize((row.width * 2, row.height * 2), Image.Resampling.NEAREST).save(path)
         paths.append(path)
     return paths
 
 
 def write_summary(out_dir: Path, table: str, timings: Mapping[str, float], plots: Sequence[Path],
-                  panels: Mapping[str, Sequence[Path]], models: Sequence[str], notes: Sequence[str] = ()) -> Path:
+                  panels: Mapping[str, Sequence[Path]], models: Sequence[str],
+                  notes: Sequence[str] = ()) -> Path:
     """Write ``summary.md`` into the report folder."""
     lines = ["# FarSLIP demo report", "", "## Results", "",
              "Headline metric per dataset (%): OVSS mIoU, zero-shot top-1, retrieval mean recall "

@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     from farslip_model.train import train
 
     result = train(config)
-    logging.getLogger(__name__).info("done: %d steps, final checkpoint %s", result.steps, result.final_checkpoint)
+    logger = logging.getLogger(__name__)
+    logger.info("done: %d steps, final checkpoint %s", result.steps, result.final_checkpoint)
     return 0
 
 

@@ -257,7 +257,9 @@ class TrainConfig:
         if not 0 <= self.data.min_object_side <= self.data.max_object_side:
             raise ConfigError("data.min_object_side must be >= 0 and <= data.max_object_side")
         if "{category}" not in self.data.region_template:
-            raise ConfigError(f"data.region_template must contain '{{category}}', got {self.data.region_template!r}")
+            raise ConfigError(
+                f"data.region_template must contain '{{category}}', got {self.data.region_template!r}"
+            )
         if not 0 <= self.loss.ema_momentum < 1:
             raise ConfigError(f"loss.ema_momentum must be in [0, 1), got {self.loss.ema_momentum}")
         if self.loss.w_distill > 0 and self.data.views != "random_crops":
@@ -270,6 +272,8 @@ class TrainConfig:
             raise ConfigError("all loss weights are 0 (loss.w_global, loss.w_distill, loss.w_region)")
         if self.checkpoint.every_steps < 0:
             raise ConfigError(f"checkpoint.every_steps must be >= 0, got {self.checkpoint.every_steps}")
+        if self.eval.every_epochs < 1:
+            raise ConfigError(f"eval.every_epochs must be >= 1, got {self.eval.every_epochs}")
         if self.log.every_steps < 1:
             raise ConfigError(f"log.every_steps must be >= 1, got {self.log.every_steps}")
 
@@ -314,7 +318,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if _is_dataclass_type(tp):
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping of {sorted(f.name for f in dataclasses.fields(tp))}")
+            names = sorted(f.name for f in dataclasses.fields(tp))
+            raise ConfigError(f"{key}: expected a mapping of {names}")
         return _build(tp, value, key)
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
@@ -380,13 +385,16 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
         names = [f.name for f in dataclasses.fields(cls)]
         here = ".".join(parts[:depth]) or "the top level"
         if part not in names:
-            raise ConfigError(f"unknown config key {dotted!r}: {part!r} is not in {here} (valid: {', '.join(names)})")
+            raise ConfigError(
+                f"unknown config key {dotted!r}: {part!r} is not in {here} (valid: {', '.join(names)})"
+            )
         if depth == len(parts) - 1:
             node[part] = value
             return
         child = typing.get_type_hints(cls)[part]
         if not _is_dataclass_type(child):
-            raise ConfigError(f"unknown config key {dotted!r}: {'.'.join(parts[: depth + 1])} is not a section")
+            section = ".".join(parts[: depth + 1])
+            raise ConfigError(f"unknown config key {dotted!r}: {section} is not a section")
         node = node.setdefault(part, {})
         cls = child
 
@@ -428,11 +436,14 @@ def _read_mapping(source: str) -> tuple[dict[str, Any], str]:
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({err})") from err
+            kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+            raise ConfigError(f"{path}: not valid {kind} ({err})") from err
     else:
         names = list_presets()
         if source not in names:
-            raise ConfigError(f"unknown preset {source!r}; presets: {', '.join(names)} (or pass a .yaml/.json file)")
+            raise ConfigError(
+                f"unknown preset {source!r}; presets: {', '.join(names)} (or pass a .yaml/.json file)"
+            )
         text = resources.files(_PRESET_PACKAGE).joinpath(f"{source}.yaml").read_text(encoding="utf-8")
         label = f"preset {source}"
         data = yaml.safe_load(text)

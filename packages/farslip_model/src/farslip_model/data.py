@@ -4,7 +4,8 @@ Order of one epoch: shards in a seeded random order, rows of each shard in a see
 (the webdataset pattern; ``shuffle=False`` keeps storage order). Position ``p`` of that order goes to
 rank ``p % world_size``; a rank's ``j``-th sample (``j = p // world_size``) goes to DataLoader worker
 ``((j - skip) // batch_size) % num_workers`` (``skip``: samples already consumed), i.e. whole
-batches round-robin, which is the order in which a DataLoader hands batches back. So every record is read exactly once per epoch, a rank sees the same
+batches round-robin, which is the order in which a DataLoader hands batches back. So every record
+is read exactly once per epoch, a rank sees the same
 stream whatever the worker count, and a position is simply "global samples consumed".
 
 Each sample's augmentation uses its own generator seeded by (seed, epoch, record id).
@@ -19,7 +20,14 @@ from typing import Any
 import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
-from farslip_model.sources import RawRecord, RecordSource, open_source
+from farslip_model.sources import (
+    MgrsJsonSource,
+    ParquetSource,
+    RawRecord,
+    RecordSource,
+    WebDatasetSource,
+    open_source,
+)
 from farslip_model.views import ViewConfig, ViewMaker
 
 logger = logging.getLogger(__name__)
@@ -104,7 +112,9 @@ class TrainDataset(IterableDataset):
             j = j[((j - skip) // self.batch_size) % num_workers == worker]
         return j
 
-    def assigned_records(self, epoch: int, worker: int = 0, num_workers: int = 1, skip: int = 0) -> np.ndarray:
+    def assigned_records(
+        self, epoch: int, worker: int = 0, num_workers: int = 1, skip: int = 0
+    ) -> np.ndarray:
         """Global record ids this rank/worker yields in ``epoch``, in order."""
         order = self.epoch_order(epoch)
         return order[self.local_indices(worker, num_workers, skip) * self.world_size + self.rank]
@@ -126,16 +136,24 @@ class TrainDataset(IterableDataset):
 
     def state_dict(self) -> dict[str, int]:
         """The resumable position: epoch and global samples consumed in it."""
-        return {"epoch": self.epoch, "position": self.position, "seed": self.seed, "num_records": self.num_records}
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "seed": self.seed,
+            "num_records": self.num_records,
+        }
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Continue from a :meth:`state_dict` (a different world size resumes at the nearest sample)."""
         if int(state.get("num_records", self.num_records)) != self.num_records:
             raise ValueError(
-                f"data position was saved for {state['num_records']} records, this dataset has {self.num_records}"
+                f"data position was saved for {state['num_records']} records, "
+                f"this dataset has {self.num_records}"
             )
         if int(state.get("seed", self.seed)) != self.seed:
-            raise ValueError(f"data position was saved with seed {state['seed']}, this dataset uses {self.seed}")
+            raise ValueError(
+                f"data position was saved with seed {state['seed']}, this dataset uses {self.seed}"
+            )
         self.epoch = int(state["epoch"])
         self.position = int(state["position"])
 
@@ -193,7 +211,9 @@ def build_dataset(
             color_augment=data.color_augment,
         )
     )
-    logger.info("data: %d records in %d shards from %s (%s)", len(source), len(source.shard_sizes), data.path, data.format)
+    logger.info(
+        "data: %d records in %d shards from %s (%s)", len(source), len(source.shard_sizes), data.path, data.format
+    )
     return TrainDataset(
         source,
         views,
@@ -206,4 +226,12 @@ def build_dataset(
     )
 
 
-__all__ = ["TrainDataset", "build_dataset"]
+__all__ = [
+    "MgrsJsonSource",
+    "ParquetSource",
+    "RecordSource",
+    "TrainDataset",
+    "WebDatasetSource",
+    "build_dataset",
+    "open_source",
+]

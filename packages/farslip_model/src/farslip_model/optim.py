@@ -42,7 +42,9 @@ class WarmupCosine:
     steps, then cosine to 0 at ``total`` (open_clip's ``cosine_lr``); ``kind="constant"`` keeps lr
     after warmup. Its state is just the step counter."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, warmup: int, total: int, kind: str = "cosine") -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, warmup: int, total: int, kind: str = "cosine"
+    ) -> None:
         if kind not in ("cosine", "constant"):
             raise ValueError(f"schedule kind must be cosine or constant, got {kind!r}")
         self.optimizer = optimizer

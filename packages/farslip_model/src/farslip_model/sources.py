@@ -71,7 +71,9 @@ class RawRecord:
                 raise ValueError("no image bytes or path")
             return img.convert("RGB")
         except (OSError, ValueError) as err:
-            raise ValueError(f"record {self.key!r} in {self.origin}: cannot decode its image ({err})") from err
+            raise ValueError(
+                f"record {self.key!r} in {self.origin}: cannot decode its image ({err})"
+            ) from err
 
 
 class RecordSource(ABC):
@@ -88,6 +90,11 @@ class RecordSource(ABC):
 
 
 # ----------------------------------------------------------------------------------- Parquet
+
+
+def _box(values: Sequence[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in values)
+    return x1, y1, x2, y2
 
 
 def find_parquet_shards(path: Path, split: str = "train") -> list[Path]:
@@ -120,8 +127,8 @@ def find_parquet_shards(path: Path, split: str = "train") -> list[Path]:
         files = sorted(path.glob("*.parquet"))
     if not files:
         raise SourceNotFoundError(
-            f"{path}: no Parquet shards for split {split!r} (expected {DATA_DIR}/{split}-00000-of-NNNNN.parquet "
-            "as written by `mgrs build`, or *.parquet files)"
+            f"{path}: no Parquet shards for split {split!r} (expected "
+            f"{DATA_DIR}/{split}-00000-of-NNNNN.parquet as written by `mgrs build`, or *.parquet files)"
         )
     return files
 
@@ -138,7 +145,9 @@ def check_parquet_schema(path: Path, schema: Any) -> None:
         )
     missing = [c for c in PARQUET_COLUMNS if c not in schema.names]
     if missing:
-        raise SchemaMismatchError(f"{path}: missing columns {missing}, expected the mgrs_builder shard schema")
+        raise SchemaMismatchError(
+            f"{path}: missing columns {missing}, expected the mgrs_builder shard schema"
+        )
 
 
 class ParquetSource(RecordSource):
@@ -160,7 +169,9 @@ class ParquetSource(RecordSource):
             self.shard_sizes.append(total)
             self._group_ends.append(ends)
         if sum(self.shard_sizes) == 0:
-            raise SourceNotFoundError(f"{self.path}: the shards of split {split!r} hold no rows (empty dataset)")
+            raise SourceNotFoundError(
+                f"{self.path}: the shards of split {split!r} hold no rows (empty dataset)"
+            )
         self._open: tuple[int, pq.ParquetFile] | None = None
 
     def _file(self, shard: int) -> pq.ParquetFile:
@@ -187,8 +198,7 @@ class ParquetSource(RecordSource):
             if not image.get("bytes"):
                 raise ValueError(f"{origin}: row {row_no} (key {row['key']!r}) has no image bytes")
             objects = tuple(
-                RawObject(tuple(float(v) for v in o["bbox"]), o["category"], int(o["category_id"]))  # type: ignore[arg-type]
-                for o in row["objects"] or ()
+                RawObject(_box(o["bbox"]), o["category"], int(o["category_id"])) for o in row["objects"] or ()
             )
             out.append(
                 RawRecord(
@@ -209,17 +219,23 @@ class ParquetSource(RecordSource):
 def _mgrs_object(seg: Any, json_path: Path, idx: int, j: int) -> RawObject:
     where = f"record {idx} segment {j}"
     if not isinstance(seg, dict) or "bbox" not in seg:
-        raise AnnotationParseError(json_path, idx, f"{where} has no 'bbox'", "a dict with bbox, category, category_id")
+        raise AnnotationParseError(
+            json_path, idx, f"{where} has no 'bbox'", "a dict with bbox, category, category_id"
+        )
     bbox = seg["bbox"]
     values = list(bbox.values()) if isinstance(bbox, dict) else list(bbox)
     if len(values) < 4:
-        raise AnnotationParseError(json_path, idx, f"{where}: bbox has {len(values)} values", "x1, y1, x2, y2, W, H")
+        raise AnnotationParseError(
+            json_path, idx, f"{where}: bbox has {len(values)} values", "x1, y1, x2, y2, W, H"
+        )
     x1, y1, x2, y2 = (float(v) for v in values[:4])
     cap = seg.get("cap")
     if cap:
         return RawObject((x1, y1, x2, y2), str(seg.get("category", "")), -1, caption=str(cap))
     if "category" not in seg or "category_id" not in seg:
-        raise AnnotationParseError(json_path, idx, f"{where} lacks category/category_id", "both keys, or a 'cap'")
+        raise AnnotationParseError(
+            json_path, idx, f"{where} lacks category/category_id", "both keys, or a 'cap'"
+        )
     return RawObject((x1, y1, x2, y2), str(seg["category"]), int(seg["category_id"]))
 
 
@@ -235,30 +251,42 @@ class MgrsJsonSource(RecordSource):
         path = Path(path)
         json_path = path / "text_info.json" if path.is_dir() else path
         if not json_path.is_file():
-            raise SourceNotFoundError(f"{json_path}: not found (expected ROOT/text_info.json next to ROOT/global_imgs/)")
+            raise SourceNotFoundError(
+                f"{json_path}: not found (expected ROOT/text_info.json next to ROOT/global_imgs/)"
+            )
         self.image_dir = json_path.parent / "global_imgs"
         if not self.image_dir.is_dir():
-            raise SourceNotFoundError(f"{self.image_dir}: not found (the MGRS image folder next to {json_path.name})")
+            raise SourceNotFoundError(
+                f"{self.image_dir}: not found (the MGRS image folder next to {json_path.name})"
+            )
         try:
             data = json.loads(json_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
-            raise AnnotationParseError(json_path, err.lineno, f"not valid JSON ({err.msg})", "a list of records") from err
+            raise AnnotationParseError(
+                json_path, err.lineno, f"not valid JSON ({err.msg})", "a list of records"
+            ) from err
         if not isinstance(data, list):
-            raise AnnotationParseError(json_path, None, f"top level is {type(data).__name__}", "a list of records")
+            raise AnnotationParseError(
+                json_path, None, f"top level is {type(data).__name__}", "a list of records"
+            )
         if not data:
             raise SourceNotFoundError(f"{json_path}: holds no records (empty dataset)")
         self.json_path = json_path
         self.records: list[RawRecord] = []
         for idx, rec in enumerate(data):
             if not isinstance(rec, dict) or "global_filepath" not in rec:
-                raise AnnotationParseError(json_path, idx, "record has no 'global_filepath'", "the MGRS record schema")
+                raise AnnotationParseError(
+                    json_path, idx, "record has no 'global_filepath'", "the MGRS record schema"
+                )
             long = rec.get("global_caption") or rec.get("detailed_caption")
             short = rec.get("brief_caption") or rec.get("global_caption")
             if not long and not short:
                 raise AnnotationParseError(
-                    json_path, idx, "record has no caption", "global_caption, detailed_caption or brief_caption"
+                    json_path, idx, "record has no caption",
+                    "global_caption, detailed_caption or brief_caption",
                 )
-            objects = tuple(_mgrs_object(seg, json_path, idx, j) for j, seg in enumerate(rec.get("segment") or ()))
+            segments = rec.get("segment") or ()
+            objects = tuple(_mgrs_object(seg, json_path, idx, j) for j, seg in enumerate(segments))
             self.records.append(
                 RawRecord(
                     key=str(rec["global_filepath"]),
@@ -301,7 +329,9 @@ class WebDatasetSource(RecordSource):
         else:
             raise SourceNotFoundError(f"{path}: no such tar file or folder")
         if not tars:
-            raise SourceNotFoundError(f"{path}: no .tar files (expected webdataset shards, e.g. rs3-train-0000.tar)")
+            raise SourceNotFoundError(
+                f"{path}: no .tar files (expected webdataset shards, e.g. rs3-train-0000.tar)"
+            )
         self.tars = tars
         self.skipped: Counter[str] = Counter()
         self._index: list[list[tuple[str, tarfile.TarInfo, tarfile.TarInfo]]] = []

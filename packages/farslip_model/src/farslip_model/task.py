@@ -17,7 +17,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from farslip_model.losses import global_contrastive_loss, patch_distillation_loss, region_category_loss, roi_align_mean
+from farslip_model.losses import (
+    global_contrastive_loss,
+    patch_distillation_loss,
+    region_category_loss,
+    roi_align_mean,
+)
 from farslip_model.teacher import Teacher
 
 
@@ -32,7 +37,8 @@ class FarSLIPTask(nn.Module):
 
     @property
     def needs_dense(self) -> bool:
-        return self.loss.w_distill > 0 or (self.loss.w_region > 0 and self.loss.region_feature == "roi_pooled")
+        roi_regions = self.loss.w_region > 0 and self.loss.region_feature == "roi_pooled"
+        return self.loss.w_distill > 0 or roi_regions
 
     def forward(
         self,
@@ -80,7 +86,8 @@ class FarSLIPTask(nn.Module):
                 raise ValueError("the region loss needs valid, labels and region_tokens")
             terms["region"] = self._region_loss(cls, dense, crops, boxes, valid, labels, region_tokens, scale)
         weights = {"global": cfg.w_global, "distill": cfg.w_distill, "region": cfg.w_region}
-        terms["total"] = sum((weights[name] * value for name, value in terms.items()), torch.zeros((), device=cls.device))
+        zero = torch.zeros((), device=cls.device)
+        terms["total"] = sum((weights[name] * value for name, value in terms.items()), zero)
         return terms
 
     def _region_loss(

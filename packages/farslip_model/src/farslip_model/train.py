@@ -29,11 +29,22 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from farslip_model.checkpoint import CheckpointError, load_state_dict_file, load_state_dict_flexible, save_checkpoint
+from farslip_model.checkpoint import (
+    CheckpointError,
+    load_state_dict_file,
+    load_state_dict_flexible,
+    save_checkpoint,
+)
 from farslip_model.collate import collate, flat_region_texts
 from farslip_model.config import TrainConfig, save_config
 from farslip_model.data import TrainDataset, build_dataset
-from farslip_model.distributed import WorldInfo, destroy_distributed, init_distributed, is_initialized, world_info
+from farslip_model.distributed import (
+    WorldInfo,
+    destroy_distributed,
+    init_distributed,
+    is_initialized,
+    world_info,
+)
 from farslip_model.model import FarSLIPModel, create_model
 from farslip_model.optim import WarmupCosine, build_optimizer
 from farslip_model.task import FarSLIPTask
@@ -114,7 +125,9 @@ def seed_everything(seed: int) -> None:
 
 def _build_model(config: TrainConfig, device: torch.device) -> FarSLIPModel:
     m = config.model
-    return create_model(m.arch, m.pretrained, long_text=m.long_text, dense_variant=m.dense_variant, device=device)
+    return create_model(
+        m.arch, m.pretrained, long_text=m.long_text, dense_variant=m.dense_variant, device=device
+    )
 
 
 # ------------------------------------------------------------------------------------ checkpoints
@@ -136,12 +149,16 @@ def resolve_resume(resume: str | None, output_dir: Path) -> Path | None:
     if resume == "latest":
         found = list_step_checkpoints(output_dir)
         if not found:
-            logger.info("resume=latest: no checkpoint in %s yet, starting from scratch", output_dir / CHECKPOINT_DIR)
+            logger.info(
+                "resume=latest: no checkpoint in %s yet, starting from scratch", output_dir / CHECKPOINT_DIR
+            )
             return None
         return found[-1]
     path = Path(resume)
     if not (path / f"{STATE_NAME}.json").is_file():
-        raise TrainStateError(f"{path}: not a step checkpoint (no {STATE_NAME}.json); expected {CHECKPOINT_DIR}/step_XXXXXXX")
+        raise TrainStateError(
+            f"{path}: not a step checkpoint (no {STATE_NAME}.json); expected {CHECKPOINT_DIR}/step_XXXXXXX"
+        )
     return path
 
 
@@ -184,7 +201,9 @@ def _save_step(
 class _RunLog:
     """metrics.jsonl, TensorBoard and the progress line; all no-ops on ranks > 0."""
 
-    def __init__(self, config: TrainConfig, output_dir: Path, world: WorldInfo, start_step: int, total: int) -> None:
+    def __init__(
+        self, config: TrainConfig, output_dir: Path, world: WorldInfo, start_step: int, total: int
+    ) -> None:
         self.enabled = world.is_main
         self.every = config.log.every_steps
         self.total = total
@@ -194,7 +213,8 @@ class _RunLog:
         if not self.enabled:
             return
         if self.metrics_path.exists():  # drop steps a resume will redo
-            kept = [ln for ln in self.metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start_step]
+            lines = self.metrics_path.read_text().splitlines()
+            kept = [ln for ln in lines if ln and json.loads(ln)["step"] <= start_step]
             self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
         if config.log.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -268,7 +288,8 @@ def run_zero_shot_hook(
     )
     with (output_dir / "eval.jsonl").open("a", encoding="utf-8") as f:
         for r in results:
-            f.write(json.dumps({"epoch": epoch, "dataset": r.get("dataset"), "metrics": r.get("metrics")}) + "\n")
+            line = {"epoch": epoch, "dataset": r.get("dataset"), "metrics": r.get("metrics")}
+            f.write(json.dumps(line) + "\n")
     logger.info("zero-shot hook: epoch %d, %s on %d datasets", epoch, ev.suite, len(results))
     return results
 
@@ -276,7 +297,9 @@ def run_zero_shot_hook(
 # ----------------------------------------------------------------------------------------- steps
 
 
-def _inputs(batch: dict[str, Any], model: FarSLIPModel, config: TrainConfig, device: torch.device) -> dict[str, Any]:
+def _inputs(
+    batch: dict[str, Any], model: FarSLIPModel, config: TrainConfig, device: torch.device
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "images": batch["images"].to(device, non_blocking=True),
         "tokens": model.tokenize(batch["texts"]).to(device),
@@ -288,7 +311,8 @@ def _inputs(batch: dict[str, Any], model: FarSLIPModel, config: TrainConfig, dev
         out["valid"] = batch["valid"].to(device)
     if loss.w_region > 0:
         out["labels"] = batch["labels"].to(device)
-        texts = [t for t, v in zip(flat_region_texts(batch), batch["valid"].flatten().tolist(), strict=True) if v]
+        flags = batch["valid"].flatten().tolist()
+        texts = [t for t, v in zip(flat_region_texts(batch), flags, strict=True) if v]
         tokens = model.tokenize(texts) if texts else torch.zeros(0, model.context_length, dtype=torch.long)
         out["region_tokens"] = tokens.to(device)
     return out
@@ -386,7 +410,8 @@ def _train(config: TrainConfig, world: WorldInfo, device: torch.device) -> Train
     result = TrainResult(output_dir=output_dir, final_checkpoint=None, steps=step)
     logger.info(
         "training %s: %d steps (%d per epoch, %d epochs), %d ranks x batch %d x accum %d, %s on %s",
-        config.name, total, steps_per_epoch, epochs, world.world_size, data.batch_size, o.accum_steps, precision, device,
+        config.name, total, steps_per_epoch, epochs, world.world_size, data.batch_size, o.accum_steps,
+        precision, device,
     )
     start_epoch = dataset.epoch
     task.train()
@@ -404,7 +429,10 @@ def _train(config: TrainConfig, world: WorldInfo, device: torch.device) -> Train
             t0 = time.perf_counter()
             sums: dict[str, torch.Tensor] = {}
             for micro in range(o.accum_steps):
-                inputs = _inputs(next(batches), model, config, device)
+                batch = next(batches, None)
+                if batch is None:  # pragma: no cover - steps_per_epoch is computed from the same counts
+                    raise RuntimeError(f"epoch {epoch}: the data ran out after {step_in_epoch} steps")
+                inputs = _inputs(batch, model, config, device)
                 sync = contextlib.nullcontext()
                 if world.distributed and micro < o.accum_steps - 1:
                     sync = runner.no_sync()  # type: ignore[operator]
@@ -443,10 +471,9 @@ def _train(config: TrainConfig, world: WorldInfo, device: torch.device) -> Train
             log.step(record)
             every = config.checkpoint.every_steps
             if every and step % every == 0 and step < total:
-                _save_step(
-                    output_dir / CHECKPOINT_DIR / STEP_DIR.format(step=step), world, model,
-                    _state(step, optimizer, scheduler, scaler, teacher, dataset, config), config.checkpoint.keep_last,
-                )
+                state = _state(step, optimizer, scheduler, scaler, teacher, dataset, config)
+                path = output_dir / CHECKPOINT_DIR / STEP_DIR.format(step=step)
+                _save_step(path, world, model, state, config.checkpoint.keep_last)
         del batches, loader
         if ran and step_in_epoch == steps_per_epoch and (epoch + 1) % config.eval.every_epochs == 0:
             if world.is_main:
@@ -454,7 +481,8 @@ def _train(config: TrainConfig, world: WorldInfo, device: torch.device) -> Train
                 if found is not None:
                     result.eval_results.append(found)
                     for r in found:
-                        numeric = {k: float(v) for k, v in (r.get("metrics") or {}).items() if isinstance(v, (int, float))}
+                        metrics = r.get("metrics") or {}
+                        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
                         log.scalars(f"eval/{r.get('dataset')}", numeric, step)
             _barrier()
         if step >= total:
@@ -465,7 +493,8 @@ def _train(config: TrainConfig, world: WorldInfo, device: torch.device) -> Train
         _state(step, optimizer, scheduler, scaler, teacher, dataset, config), config.checkpoint.keep_last,
     )
     if world.is_main:
-        result.final_checkpoint = save_checkpoint(model, output_dir / "final", extra={"step": step, "name": config.name})
+        extra = {"step": step, "name": config.name}
+        result.final_checkpoint = save_checkpoint(model, output_dir / "final", extra=extra)
     log.close()
     _barrier()
     result.steps = step
@@ -517,7 +546,9 @@ def _load_resume(
     if rng_file.is_file() and int(state.get("world_size", world.world_size)) == world.world_size:
         set_rng_state(load_state(path, f"rng_rank{world.rank}")["rng"])
     else:
-        logger.warning("%s: no RNG state for rank %d of %d; keeping fresh seeds", path, world.rank, world.world_size)
+        logger.warning(
+            "%s: no RNG state for rank %d of %d; keeping fresh seeds", path, world.rank, world.world_size
+        )
     return int(state["step"])
 
 

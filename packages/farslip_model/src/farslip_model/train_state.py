@@ -51,7 +51,9 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
         if "__tensor__" in obj:
             key = obj["__tensor__"]
             if key not in tensors:
-                raise TrainStateError(f"tensor {key!r} is referenced in the JSON but missing from the safetensors file")
+                raise TrainStateError(
+                    f"tensor {key!r} is referenced in the JSON but missing from the safetensors file"
+                )
             return tensors[key]
         if "__ndarray__" in obj:
             return np.asarray(obj["__ndarray__"], dtype=obj["dtype"])

@@ -91,7 +91,12 @@ def sample_crop_box(
 def clip_box(box: Box, width: int, height: int) -> Box:
     """Clip x1, y1, x2, y2 to the image."""
     x1, y1, x2, y2 = box
-    return (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height))
+    return (
+        min(max(x1, 0.0), width),
+        min(max(y1, 0.0), height),
+        min(max(x2, 0.0), width),
+        min(max(y2, 0.0), height),
+    )
 
 
 def pixel_box(box: Box, width: int, height: int) -> tuple[int, int, int, int]:

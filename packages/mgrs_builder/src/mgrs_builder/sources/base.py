@@ -173,11 +173,15 @@ def split_name(name: str, default: str = "train") -> str:
 
 
 def missing_image(entry: Entry, sink: RecordSink | None, on_bad_record: OnBadRecord) -> None:
-    """An annotation whose image is absent: an error, or (skip mode) an ``image_missing`` rejection."""
+    """An annotation whose image is absent: an error, or (skip mode) the record is still yielded.
+
+    In skip mode the builder finds the missing file and rejects each of the image's objects as
+    ``image_missing``, so no extra whole-file rejection is added here (it would count one phantom object).
+    """
     problem = f"annotation {entry.annotation_path} has no image (looked for {entry.image_path})"
     if on_bad_record == "error" or sink is None:
         raise SourceNotFoundError(problem)
-    sink.bad(None, problem, reason="image_missing")
+    logger.debug("%s", problem)
 
 
 def register(cls: R) -> R:

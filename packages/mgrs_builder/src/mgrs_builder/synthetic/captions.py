@@ -45,6 +45,7 @@ def describe(scene: Scene, rng: np.random.Generator, n: int = 5) -> list[str]:
             f"a satellite image of {objs} in {where}.",
         ]
     else:
-        pool += [f"{where} without any objects.", f"a view of {lc_phrase} from above.", f"mostly {lc_phrase}."]
+        pool += [f"{where} without any objects.", f"a view of {lc_phrase} from above.",
+                 f"mostly {lc_phrase}."]
     order = rng.permutation(len(pool))
     return [pool[i] for i in order[:n]] + [pool[order[0]]] * max(0, n - len(pool))

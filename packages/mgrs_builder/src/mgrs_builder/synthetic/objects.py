@@ -89,7 +89,8 @@ _CAR_COLOURS = [(200, 30, 30), (30, 60, 170), (235, 235, 235), (25, 25, 25), (17
 def _small_vehicle(rng: np.random.Generator) -> tuple[list[Part], float]:
     length = rng.uniform(4.6, 5.6)
     rgb = _CAR_COLOURS[int(rng.integers(0, len(_CAR_COLOURS)))]
-    return [Part(_rect(length, length * 0.45), rgb), Part(_rect(length * 0.3, length * 0.36, cx=-0.02), (40, 50, 60))], 0.0
+    windows = Part(_rect(length * 0.3, length * 0.36, cx=-0.02), (40, 50, 60))
+    return [Part(_rect(length, length * 0.45), rgb), windows], 0.0
 
 
 def _large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float]:
@@ -103,7 +104,8 @@ def _large_vehicle(rng: np.random.Generator) -> tuple[list[Part], float]:
 
 def _storage_tank(rng: np.random.Generator) -> tuple[list[Part], float]:
     r = rng.uniform(6, 14)
-    return [Part(_ellipse(r, r), _grey(rng, 225, 250)), Part(_ellipse(0.7 * r, 0.7 * r), _grey(rng, 190, 215))], r * 0.4
+    roof = Part(_ellipse(0.7 * r, 0.7 * r), _grey(rng, 190, 215))
+    return [Part(_ellipse(r, r), _grey(rng, 225, 250)), roof], r * 0.4
 
 
 def _tennis_court(rng: np.random.Generator) -> tuple[list[Part], float]:
@@ -142,13 +144,14 @@ def _baseball_diamond(rng: np.random.Generator) -> tuple[list[Part], float]:
     r = rng.uniform(30, 40)
     t = np.linspace(-np.pi / 4, np.pi / 4, 10)
     fan = np.concatenate([[(-r / 2, 0.0)], np.stack([-r / 2 + r * np.cos(t), r * np.sin(t)], axis=1)])
-    infield = np.array([(-r / 2, 0.0), (-r / 2 + 0.3 * r, -0.3 * r), (-r / 2 + 0.6 * r, 0.0), (-r / 2 + 0.3 * r, 0.3 * r)])
+    infield = np.array([(-0.5, 0.0), (-0.2, -0.3), (0.1, 0.0), (-0.2, 0.3)]) * r
     return [Part(fan, (90, 160, 70)), Part(infield, (195, 150, 100))], 0.0
 
 
 def _swimming_pool(rng: np.random.Generator) -> tuple[list[Part], float]:
     length = rng.uniform(8, 15)
-    return [Part(_rect(length + 2, length * 0.5 + 2), (225, 225, 215)), Part(_rect(length, length * 0.5), (60, 190, 230))], 0.0
+    deck = Part(_rect(length + 2, length * 0.5 + 2), (225, 225, 215))
+    return [deck, Part(_rect(length, length * 0.5), (60, 190, 230))], 0.0
 
 
 def _roundabout(rng: np.random.Generator) -> tuple[list[Part], float]:
@@ -159,13 +162,20 @@ def _roundabout(rng: np.random.Generator) -> tuple[list[Part], float]:
 def _building(rng: np.random.Generator) -> tuple[list[Part], float]:
     length, width = rng.uniform(10, 26), rng.uniform(8, 18)
     roof = [(160, 70, 55), (150, 150, 155), (205, 200, 190), (110, 90, 80)][int(rng.integers(0, 4))]
-    return [Part(_rect(length, width), roof), Part(np.array([(-length / 2, 0.0), (length / 2, 0.0)]),
-                                                   tuple(int(c * 0.8) for c in roof), line_width=0.8, closed=False)], 5.0
+    ridge = Part(np.array([(-length / 2, 0.0), (length / 2, 0.0)]), tuple(int(c * 0.8) for c in roof),
+                 line_width=0.8, closed=False)
+    return [Part(_rect(length, width), roof), ridge], 5.0
 
 
 def bridge_parts(length: float, width: float) -> list[Part]:
     """A bridge deck of the given length (metres, along x) with rails; placed by the scene composer."""
-    return [Part(_rect(length, width), (170, 168, 160)), Part(_rect(length, width), (215, 215, 210), line_width=0.8)]
+    rails = Part(_rect(length, width), (215, 215, 210), line_width=0.8)
+    return [Part(_rect(length, width), (170, 168, 160)), rails]
+
+
+def _bridge(rng: np.random.Generator) -> tuple[list[Part], float]:
+    """A stand-alone bridge; scenes normally size it to the river it crosses (``bridge_parts``)."""
+    return bridge_parts(rng.uniform(30, 50), rng.uniform(8, 12)), 0.0
 
 
 _ON_LAND = frozenset({URBAN, BARE})
@@ -179,18 +189,21 @@ KINDS: dict[str, ObjectKind] = {
                    frozenset({ROAD, URBAN}), _small_vehicle),
         ObjectKind("large vehicle", "large-vehicle", "Large_Vehicle", ("large vehicle", "truck"),
                    frozenset({ROAD, URBAN, BARE}), _large_vehicle),
-        ObjectKind("storage tank", "storage-tank", "storage_tank", ("storage tank", "tank"), _ON_LAND, _storage_tank),
-        ObjectKind("tennis court", "tennis-court", "tennis_court", ("tennis court",), _ON_LAND, _tennis_court),
-        ObjectKind("soccer field", "soccer-ball-field", "Soccer_ball_field", ("soccer field", "soccer ball field"),
-                   frozenset({URBAN, BARE, FARMLAND}), _soccer_field),
+        ObjectKind("storage tank", "storage-tank", "storage_tank", ("storage tank", "tank"), _ON_LAND,
+                   _storage_tank),
+        ObjectKind("tennis court", "tennis-court", "tennis_court", ("tennis court",), _ON_LAND,
+                   _tennis_court),
+        ObjectKind("soccer field", "soccer-ball-field", "Soccer_ball_field",
+                   ("soccer field", "soccer ball field"), frozenset({URBAN, BARE, FARMLAND}), _soccer_field),
         ObjectKind("ground track field", "ground-track-field", "Ground_Track_Field", ("ground track field",
                    "running track"), _ON_LAND, _ground_track_field),
         ObjectKind("baseball diamond", "baseball-diamond", "baseball_diamond", ("baseball diamond",),
                    frozenset({URBAN, FARMLAND}), _baseball_diamond),
         ObjectKind("swimming pool", "swimming-pool", "Swimming_pool", ("swimming pool", "pool"),
                    frozenset({URBAN}), _swimming_pool),
-        ObjectKind("roundabout", "roundabout", "Roundabout", ("roundabout",), frozenset({URBAN, ROAD}), _roundabout),
-        ObjectKind("bridge", "bridge", "Bridge", ("bridge",), frozenset({WATER}), lambda rng: (bridge_parts(40, 10), 0.0)),
+        ObjectKind("roundabout", "roundabout", "Roundabout", ("roundabout",), frozenset({URBAN, ROAD}),
+                   _roundabout),
+        ObjectKind("bridge", "bridge", "Bridge", ("bridge",), frozenset({WATER}), _bridge),
         ObjectKind("building", None, None, ("building", "roof", "house"), frozenset({URBAN}), _building),
     )
 }
@@ -272,7 +285,8 @@ def place(
         return None
     origin = np.array([x0, y0], np.float64)
     shape = (y1 - y0, x1 - x0)
-    local = [(_transform(p.points, cx, cy, theta, px_per_m) - origin, p.line_width * px_per_m, p.closed) for p in parts]
+    local = [(_transform(p.points, cx, cy, theta, px_per_m) - origin, p.line_width * px_per_m, p.closed)
+             for p in parts]
     fills = [(pts, 0.0, True) for (pts, lw, closed), p in zip(local, parts) if p.line_width == 0]
     mask = _raster(shape, fills)
     footprint = _raster(shape, [(corners - origin, 0.0, True), (corners - origin, 2.0 * margin, True)]) | mask

@@ -18,7 +18,7 @@ REFERENCE_SIDE_M = 115.0
 
 @dataclass(frozen=True)
 class SceneRecipe:
-    """How one scene class is drawn: its land cover and the objects (kind -> (min, max) per reference area)."""
+    """How one scene class is drawn: its land cover and objects (kind -> (min, max) per reference area)."""
 
     name: str
     phrase: str  # noun phrase used in captions, e.g. "an airport"

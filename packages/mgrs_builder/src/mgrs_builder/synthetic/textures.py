@@ -68,7 +68,8 @@ def texture(rng: np.random.Generator, cover: int, size: int) -> np.ndarray:
 
 def _farmland(rng: np.random.Generator, size: int, n: np.ndarray) -> np.ndarray:
     """Parcels of crop stripes with one colour per parcel."""
-    palette = np.array([(150, 160, 80), (110, 140, 60), (190, 170, 100), (130, 120, 70), (90, 130, 50)], np.float32)
+    palette = np.array([(150, 160, 80), (110, 140, 60), (190, 170, 100), (130, 120, 70), (90, 130, 50)],
+                       np.float32)
     parcel = max(24, size // 4)
     cells = -(-size // parcel)
     colours = palette[rng.integers(0, len(palette), (cells, cells))]

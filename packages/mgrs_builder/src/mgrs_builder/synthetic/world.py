@@ -25,7 +25,10 @@ GENERATOR_VERSION = "1"
 
 @dataclass(frozen=True)
 class WorldPreset:
-    """Sizes of one world. Source scenes are ``source_size`` px; evaluation and caption scenes ``eval_size``."""
+    """Sizes of one world. Source scenes are ``source_size`` px; evaluation and caption scenes ``eval_size``.
+
+    Counts are images, except ``scenes_per_class`` (the scene classification set is balanced).
+    """
 
     source_size: int
     eval_size: int
@@ -41,18 +44,21 @@ class WorldPreset:
 
 
 PRESETS: dict[str, WorldPreset] = {
-    "tiny": WorldPreset(128, 128, dota=4, isaid=3, loveda=4, captions=20, ovss=3, scenes_per_class=2, retrieval=10),
-    "default": WorldPreset(256, 128, dota=120, isaid=60, loveda=60, captions=1000, ovss=30, scenes_per_class=20,
-                           retrieval=100),
-    "large": WorldPreset(256, 128, dota=400, isaid=200, loveda=200, captions=4000, ovss=60, scenes_per_class=40,
-                         retrieval=300),
+    "tiny": WorldPreset(128, 128, dota=4, isaid=3, loveda=4, captions=20, ovss=3, scenes_per_class=2,
+                        retrieval=10),
+    "default": WorldPreset(256, 128, dota=120, isaid=60, loveda=60, captions=1000, ovss=30,
+                           scenes_per_class=20, retrieval=100),
+    "large": WorldPreset(256, 128, dota=400, isaid=200, loveda=200, captions=4000, ovss=60,
+                         scenes_per_class=40, retrieval=300),
 }
 
 # Disjoint random streams: a scene is drawn from np.random.default_rng([seed, stream, index]).
 TRAIN_STREAMS = {"dota": 1, "isaid": 2, "loveda": 3, "captions": 4, "isaid_instances": 5}
 EVAL_STREAMS = {"synth_landcover": 101, "synth_objects": 102, "synth_scenes": 103, "synth_captions": 104}
 
-OBJECT_SCENES = ("airport", "harbor", "river", "residential area", "industrial area", "sports ground", "parking lot")
+OBJECT_SCENES = (
+    "airport", "harbor", "river", "residential area", "industrial area", "sports ground", "parking lot",
+)
 URBAN_SCENES = ("airport", "harbor", "residential area", "industrial area", "sports ground", "parking lot")
 RURAL_SCENES = ("farmland", "forest", "river", "desert")
 ALL_SCENES = tuple(SCENES)
@@ -81,25 +87,22 @@ class WorldInfo:
         return d
 
 
-def _stream(seed: int, stream: int, count: int, size: int, classes: tuple[str, ...], gsd: tuple[float, float],
-            bar: tqdm) -> Iterator[tuple[int, np.random.Generator, Scene]]:
+def _scenes(seed: int, stream: int, count: int, size: int, classes: tuple[str, ...], gsd: tuple[float, float],
+            bar: tqdm, balanced: bool = False) -> Iterator[tuple[int, np.random.Generator, Scene]]:
+    """Scenes ``0..count-1`` of one random stream; classes drawn at random, or in turn when ``balanced``."""
     for i in range(count):
         rng = np.random.default_rng([seed, stream, i])
-        scene_class = classes[int(rng.integers(0, len(classes)))]
+        scene_class = classes[i % len(classes)] if balanced else classes[int(rng.integers(0, len(classes)))]
         yield i, rng, compose(rng, scene_class, size, gsd)
         bar.update(1)
 
 
-def _balanced(seed: int, stream: int, per_class: int, size: int, gsd: tuple[float, float],
-              bar: tqdm) -> Iterator[tuple[int, np.random.Generator, Scene]]:
-    for i in range(per_class * len(ALL_SCENES)):
-        rng = np.random.default_rng([seed, stream, i])
-        yield i, rng, compose(rng, ALL_SCENES[i % len(ALL_SCENES)], size, gsd)
-        bar.update(1)
-
-
 def generate_world(out_dir: Path, preset: str = "default", seed: int = 0, progress: bool = True) -> WorldInfo:
-    """Write a synthetic world to ``out_dir`` (see docs/interfaces.md section 1.5) and return its summary."""
+    """Write a synthetic world to ``out_dir`` (see docs/interfaces.md section 1.5) and return its summary.
+
+    Raises:
+        MgrsBuilderError: unknown preset, or ``out_dir`` exists and is not empty.
+    """
     if preset not in PRESETS:
         raise MgrsBuilderError(f"unknown world preset {preset!r}; expected one of {sorted(PRESETS)}")
     p = PRESETS[preset]
@@ -107,42 +110,53 @@ def generate_world(out_dir: Path, preset: str = "default", seed: int = 0, progre
     if out_dir.exists() and any(out_dir.iterdir()):
         raise MgrsBuilderError(f"{out_dir}: output folder is not empty; pass a new or empty folder")
     src, ev = out_dir / "sources", out_dir / "eval"
-    info = WorldInfo(out_dir, preset, seed, {"dota": src / "dota", "isaid": src / "isaid", "loveda": src / "loveda"},
-                     ev, out_dir / "captions")
-    total = (p.dota + p.isaid + p.loveda + p.captions + 2 * p.ovss + p.scenes_per_class * len(ALL_SCENES)
-             + p.retrieval)
-    g = p.gsd_range
+    sources = {name: src / name for name in ("dota", "isaid", "loveda")}
+    info = WorldInfo(out_dir, preset, seed, sources, ev, out_dir / "captions")
+    n_scenes = p.scenes_per_class * len(ALL_SCENES)
+    total = p.dota + p.isaid + p.loveda + p.captions + 2 * p.ovss + n_scenes + p.retrieval
+    fit, win, stride = p.ovss_window
+    c = info.counts
     with tqdm(total=total, desc=f"world {preset}", unit="scene", disable=None if progress else True) as bar:
-        c = info.counts
-        c["dota"] = {"images": p.dota, "by_label": dict(writers.write_dota(info.sources["dota"], (
-            (f"P{i:04d}", s) for i, _, s in _stream(seed, TRAIN_STREAMS["dota"], p.dota, p.source_size,
-                                                    OBJECT_SCENES, g, bar))))}
+
+        def train(name: str, count: int, size: int, classes: tuple[str, ...]):
+            return _scenes(seed, TRAIN_STREAMS[name], count, size, classes, p.gsd_range, bar)
+
+        def held_out(name: str, count: int, classes: tuple[str, ...], balanced: bool = False):
+            return _scenes(seed, EVAL_STREAMS[name], count, p.eval_size, classes, p.gsd_range, bar, balanced)
+
+        dota = ((f"P{i:04d}", s) for i, _, s in train("dota", p.dota, p.source_size, OBJECT_SCENES))
+        c["dota"] = {"images": p.dota, "by_label": dict(writers.write_dota(sources["dota"], dota))}
+
+        isaid = ((f"P{i:04d}", s) for i, _, s in train("isaid", p.isaid, p.source_size, OBJECT_SCENES))
         inst_rng = np.random.default_rng([seed, TRAIN_STREAMS["isaid_instances"]])
-        c["isaid"] = {"images": p.isaid, "by_label": dict(writers.write_isaid(info.sources["isaid"], "train", (
-            (f"P{i:04d}", s) for i, _, s in _stream(seed, TRAIN_STREAMS["isaid"], p.isaid, p.source_size,
-                                                    OBJECT_SCENES, g, bar)), inst_rng))}
-        c["loveda"] = {"images": p.loveda, "images_with_id": dict(writers.write_loveda(info.sources["loveda"], (
-            (str(i), "Urban" if s.scene_class in URBAN_SCENES else "Rural", s)
-            for i, _, s in _stream(seed, TRAIN_STREAMS["loveda"], p.loveda, p.source_size, ALL_SCENES, g, bar))))}
-        c["captions"] = {"images": p.captions, "samples": writers.write_webdataset(info.captions_root, "synth-train", (
-            (f"T{i:05d}", s, describe(s, rng)) for i, rng, s in _stream(
-                seed, TRAIN_STREAMS["captions"], p.captions, p.eval_size, ALL_SCENES, g, bar)))}
-        fit, win, stride = p.ovss_window
-        c["synth_landcover"] = {"images": p.ovss, "pixels": dict(writers.write_ovss(
-            ev / "synth_landcover", "synth_landcover", ((f"L{i:04d}", s) for i, _, s in _stream(
-                seed, EVAL_STREAMS["synth_landcover"], p.ovss, p.eval_size, ALL_SCENES, g, bar)),
-            "landcover", fit, win, stride))}
-        c["synth_objects"] = {"images": p.ovss, "pixels": dict(writers.write_ovss(
-            ev / "synth_objects", "synth_objects", ((f"O{i:04d}", s) for i, _, s in _stream(
-                seed, EVAL_STREAMS["synth_objects"], p.ovss, p.eval_size, OBJECT_SCENES, g, bar)),
-            "objects", fit, win, stride))}
-        c["synth_scenes"] = {"by_class": dict(writers.write_scene_folders(ev / "synth_scenes", "synth_scenes", (
-            (f"S{i:04d}", s) for i, _, s in _balanced(seed, EVAL_STREAMS["synth_scenes"], p.scenes_per_class,
-                                                      p.eval_size, g, bar))))}
-        c["synth_captions"] = {"images": writers.write_karpathy(ev / "synth_captions", "synth_captions", "test", (
-            (f"R{i:04d}", s, describe(s, rng)) for i, rng, s in _stream(
-                seed, EVAL_STREAMS["synth_captions"], p.retrieval, p.eval_size, ALL_SCENES, g, bar)),
-            descriptor=True)}
+        isaid_counts = writers.write_isaid(sources["isaid"], "train", isaid, inst_rng)
+        c["isaid"] = {"images": p.isaid, "by_label": dict(isaid_counts)}
+
+        loveda = ((str(i), "Urban" if s.scene_class in URBAN_SCENES else "Rural", s)
+                  for i, _, s in train("loveda", p.loveda, p.source_size, ALL_SCENES))
+        loveda_counts = writers.write_loveda(sources["loveda"], loveda)
+        c["loveda"] = {"images": p.loveda, "images_with_id": dict(loveda_counts)}
+
+        corpus = ((f"T{i:05d}", s, describe(s, rng))
+                  for i, rng, s in train("captions", p.captions, p.eval_size, ALL_SCENES))
+        c["captions"] = {"images": p.captions,
+                         "samples": writers.write_webdataset(info.captions_root, "synth-train", corpus)}
+
+        for name, prefix, kind, classes in (("synth_landcover", "L", "landcover", ALL_SCENES),
+                                            ("synth_objects", "O", "objects", OBJECT_SCENES)):
+            items = ((f"{prefix}{i:04d}", s) for i, _, s in held_out(name, p.ovss, classes))
+            c[name] = {"images": p.ovss,
+                       "pixels": dict(writers.write_ovss(ev / name, name, items, kind, fit, win, stride))}
+
+        scenes = ((f"S{i:04d}", s) for i, _, s in held_out("synth_scenes", n_scenes, ALL_SCENES, True))
+        by_class = writers.write_scene_folders(ev / "synth_scenes", "synth_scenes", scenes)
+        c["synth_scenes"] = {"by_class": dict(by_class)}
+
+        captioned = ((f"R{i:04d}", s, describe(s, rng))
+                     for i, rng, s in held_out("synth_captions", p.retrieval, ALL_SCENES))
+        n_ret = writers.write_karpathy(ev / "synth_captions", "synth_captions", "test", captioned,
+                                       descriptor=True)
+        c["synth_captions"] = {"images": n_ret}
     meta = info.to_json() | {
         "generator_version": GENERATOR_VERSION,
         "preset_sizes": asdict(p),

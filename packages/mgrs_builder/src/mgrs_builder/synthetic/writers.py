@@ -25,7 +25,8 @@ LOVEDA_BUILDING, LOVEDA_ROAD = 2, 3
 
 # OVSS land-cover set: one class per land cover plus buildings; other objects are ignored (255).
 LANDCOVER_CLASSES: tuple[str, ...] = (
-    "water", "forest,tree", "farmland,cropland,agriculture", "bare land,barren", "urban area,pavement", "road", "building,roof,house",
+    "water", "forest,tree", "farmland,cropland,agriculture", "bare land,barren", "urban area,pavement",
+    "road", "building,roof,house",
 )
 OBJECT_CLASS_KINDS: tuple[str, ...] = (
     "airplane", "ship", "small vehicle", "large vehicle", "storage tank", "tennis court", "soccer field",
@@ -83,7 +84,8 @@ def _instance_colours(rng: np.random.Generator, n: int) -> list[tuple[int, int, 
     return out
 
 
-def write_isaid(root: Path, split: str, items: Iterable[tuple[str, Scene]], rng: np.random.Generator) -> Counter[str]:
+def write_isaid(root: Path, split: str, items: Iterable[tuple[str, Scene]],
+                rng: np.random.Generator) -> Counter[str]:
     """iSAID layout: ``{split}/images/{id}.png`` with ``{id}_instance_color_RGB.png`` (class palette) and
     ``{id}_instance_id_RGB.png`` (one RGB triplet per instance)."""
     counts: Counter[str] = Counter()
@@ -183,7 +185,9 @@ def write_scene_folders(root: Path, name: str, items: Iterable[tuple[str, Scene]
 
 def write_karpathy(root: Path, name: str, split: str, items: Iterable[tuple[str, Scene, list[str]]],
                    descriptor: bool) -> int:
-    """RSICD/Karpathy-style captions: ``images/{id}.png`` and ``dataset_{name}.json``; returns the image count."""
+    """RSICD/Karpathy-style captions: ``images/{id}.png`` and ``dataset_{name}.json``; returns the count.
+
+    With ``descriptor`` the folder also gets a ``farslip_dataset.json`` (a retrieval set for farslip-eval)."""
     images = []
     sentid = 0
     for imgid, (image_id, scene, captions) in enumerate(items):
@@ -191,7 +195,8 @@ def write_karpathy(root: Path, name: str, split: str, items: Iterable[tuple[str,
         _save(scene.image, root / "images" / filename)
         sentences = []
         for raw in captions:
-            sentences.append({"raw": raw, "tokens": raw.rstrip(".").split(), "imgid": imgid, "sentid": sentid})
+            tokens = raw.rstrip(".").split()
+            sentences.append({"raw": raw, "tokens": tokens, "imgid": imgid, "sentid": sentid})
             sentid += 1
         images.append({"filename": filename, "imgid": imgid, "split": split, "scene": scene.scene_class,
                        "sentids": [s["sentid"] for s in sentences], "sentences": sentences})
