@@ -64,7 +64,9 @@ def built_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def make_row(key: str, index: int, size: int = 16, n_objects: int = 2, rng: np.random.Generator | None = None) -> dict[str, Any]:
+def make_row(
+    key: str, index: int, size: int = 16, n_objects: int = 2, rng: np.random.Generator | None = None
+) -> dict[str, Any]:
     """One schema-conformant shard row with a tiny PNG and ``n_objects`` boxes."""
     rng = rng or np.random.default_rng(index)
     pixels = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
@@ -127,5 +129,6 @@ def write_raw_shards(
             keys.append(f"rec{index:04d}")
             index += 1
         table = pa.Table.from_pylist(rows, schema=schema)
-        pq.write_table(table, out / "data" / f"{split}-{i:05d}-of-{len(sizes):05d}.parquet", row_group_size=row_group_rows)
+        name = f"{split}-{i:05d}-of-{len(sizes):05d}.parquet"
+        pq.write_table(table, out / "data" / name, row_group_size=row_group_rows)
     return keys

@@ -85,7 +85,9 @@ def test_shuffle_is_seeded_per_epoch(raw_shards: tuple[Path, list[str]]) -> None
 
 
 @pytest.mark.parametrize(("world", "workers"), [(1, 0), (2, 2)])
-def test_resume_position_continues_the_stream(raw_shards: tuple[Path, list[str]], world: int, workers: int) -> None:
+def test_resume_position_continues_the_stream(
+    raw_shards: tuple[Path, list[str]], world: int, workers: int
+) -> None:
     root, _ = raw_shards
     source = ParquetSource(root)
     for rank in range(world):
@@ -109,7 +111,8 @@ def test_max_samples_and_samples_per_rank(raw_shards: tuple[Path, list[str]]) ->
     root, keys = raw_shards
     ds = TrainDataset(ParquetSource(root), key_of, batch_size=2, max_samples=9, shuffle=False)
     assert rank_stream(ds, 0) == keys[:9]
-    assert TrainDataset(ParquetSource(root), key_of, batch_size=2, rank=1, world_size=2).samples_per_rank == 10
+    two_ranks = TrainDataset(ParquetSource(root), key_of, batch_size=2, rank=1, world_size=2)
+    assert two_ranks.samples_per_rank == 10
 
 
 def test_wrong_schema_version_names_the_file(tmp_path: Path) -> None:
@@ -154,9 +157,10 @@ def test_mgrs_json_layout(tmp_path: Path) -> None:
             "brief_caption": "short a",
             "detailed_caption": "long a",
             "segment": [
-                {"bbox": {"x1": 1, "y1": 2, "x2": 21, "y2": 22, "W": 40, "H": 30}, "category": "ship", "category_id": 3},
-                {"bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 10, "W": 40, "H": 30}, "category": "x", "category_id": 9,
-                 "cap": "a red roof"},
+                {"bbox": {"x1": 1, "y1": 2, "x2": 21, "y2": 22, "W": 40, "H": 30},
+                 "category": "ship", "category_id": 3},
+                {"bbox": {"x1": 0, "y1": 0, "x2": 10, "y2": 10, "W": 40, "H": 30},
+                 "category": "x", "category_id": 9, "cap": "a red roof"},
             ],
         }
     ]
@@ -196,7 +200,8 @@ def test_webdataset_tars(tmp_path: Path) -> None:
     assert source.shard_sizes == [2, 0]
     assert dict(source.skipped) == {"no image (.jpg/.png/...)": 1, "no caption (.txt/.json)": 1}
     recs = source.read(0, [1, 0])
-    assert [(r.key, r.caption_short) for r in recs] == [("dir/000002", "blue water"), ("000001", "a green field")]
+    got = [(r.key, r.caption_short) for r in recs]
+    assert got == [("dir/000002", "blue water"), ("000001", "a green field")]
     assert recs[0].open_image().size == (24, 16)
 
 
@@ -233,11 +238,13 @@ def test_stage2_area_rule_and_padding() -> None:
     s = ViewMaker(cfg)(rec, np.random.default_rng(0))
     assert s["valid"].tolist() == [True, True, False]
     assert s["labels"].tolist()[2] == -1 and s["region_texts"][2] == ""
-    assert sorted(s["labels"].tolist()[:2]) == [2, 2] and set(s["region_texts"][:2]) == {"a satellite image of car"}
+    assert sorted(s["labels"].tolist()[:2]) == [2, 2]
+    assert set(s["region_texts"][:2]) == {"a satellite image of car"}
     kept = sorted(tuple(round(v, 3) for v in b) for b in s["boxes"][:2].tolist())
     assert kept == [(0.05, 0.1, 0.15, 0.4), (0.25, 0.5, 0.45, 0.9)]
     batch = collate([s, s])
-    assert batch["crops"].shape == (2, 3, 3, 8, 8) and batch["valid"].shape == (2, 3) and len(batch["region_texts"]) == 2
+    assert batch["crops"].shape == (2, 3, 3, 8, 8) and batch["valid"].shape == (2, 3)
+    assert len(batch["region_texts"]) == 2
 
 
 def test_build_dataset_over_builder_shards(built_shards: Path) -> None:

@@ -12,13 +12,15 @@ from farslip_model.config import load_config
 from farslip_model.train import train
 from farslip_model.train_state import TrainStateError
 
-STEPS = 10  # 6 steps per epoch on the built shards: the resume point (4) is mid-epoch, the run crosses an epoch
+# 6 steps per epoch on the built shards: the resume point (4) is mid-epoch and the run crosses an epoch
+STEPS = 10
 
 
 def _config(preset: str, shards: Path, out: Path, *extra: str):
     return load_config(preset, [
         f"data.path={shards}", f"output_dir={out}", f"schedule.max_steps={STEPS}", "data.image_size=32",
-        "optim.lr=1e-3", "checkpoint.every_steps=4", "checkpoint.keep_last=null", "log.tensorboard=false", *extra,
+        "optim.lr=1e-3", "checkpoint.every_steps=4", "checkpoint.keep_last=null", "log.tensorboard=false",
+        *extra,
     ])
 
 
@@ -27,11 +29,13 @@ def _losses(out: Path) -> dict[int, float]:
 
 
 def test_resume_stage1_ema_teacher_is_exact(built_shards: Path, tmp_path: Path) -> None:
-    accum = ("loss.teacher=ema", "data.batch_size=4", "optim.accum_steps=2")  # EMA state and micro-batches too
+    # the EMA teacher's state and micro-batch accumulation must survive the resume too
+    accum = ("loss.teacher=ema", "data.batch_size=4", "optim.accum_steps=2")
     full = train(_config("tiny-stage1", built_shards, tmp_path / "full", *accum))
     mid = tmp_path / "full" / "checkpoints" / "step_0000004"
     assert mid.is_dir()
-    resumed = train(_config("tiny-stage1", built_shards, tmp_path / "resumed", *accum, f"checkpoint.resume={mid}"))
+    resumed_dir = tmp_path / "resumed"
+    resumed = train(_config("tiny-stage1", built_shards, resumed_dir, *accum, f"checkpoint.resume={mid}"))
     assert resumed.steps == STEPS and len(resumed.losses) == STEPS - 4
     assert resumed.losses == full.losses[4:]  # bit-identical, not approximately equal
     assert resumed.terms == full.terms[4:]

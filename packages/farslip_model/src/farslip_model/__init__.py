@@ -24,6 +24,12 @@ _EXPORTS: dict[str, str] = {
     "LoadReport": "farslip_model.checkpoint",
     "CheckpointError": "farslip_model.checkpoint",
     "register_model_configs": "farslip_model._registry",
+    "train": "farslip_model.train",
+    "TrainResult": "farslip_model.train",
+    "TrainConfig": "farslip_model.config",
+    "load_config": "farslip_model.config",
+    "ConfigError": "farslip_model.config",
+    "TrainDataset": "farslip_model.data",
 }
 
 __all__ = ["__version__", *_EXPORTS]

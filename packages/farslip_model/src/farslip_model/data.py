@@ -212,7 +212,8 @@ def build_dataset(
         )
     )
     logger.info(
-        "data: %d records in %d shards from %s (%s)", len(source), len(source.shard_sizes), data.path, data.format
+        "data: %d records in %d shards from %s (%s)",
+        len(source), len(source.shard_sizes), data.path, data.format,
     )
     return TrainDataset(
         source,

@@ -488,10 +488,9 @@ def _train(config: TrainConfig, world: WorldInfo, device: torch.device) -> Train
         if step >= total:
             break
 
-    _save_step(
-        output_dir / CHECKPOINT_DIR / STEP_DIR.format(step=step), world, model,
-        _state(step, optimizer, scheduler, scaler, teacher, dataset, config), config.checkpoint.keep_last,
-    )
+    state = _state(step, optimizer, scheduler, scaler, teacher, dataset, config)
+    path = output_dir / CHECKPOINT_DIR / STEP_DIR.format(step=step)
+    _save_step(path, world, model, state, config.checkpoint.keep_last)
     if world.is_main:
         extra = {"step": step, "name": config.name}
         result.final_checkpoint = save_checkpoint(model, output_dir / "final", extra=extra)
