@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from farslip_eval.demo import evaluate, train_stage
 from mgrs_builder.build import build_dataset
 from mgrs_builder.synthetic import generate_world
@@ -50,6 +52,7 @@ COLUMNS = {  # column -> (suite, dataset or None for the mean over the suite's d
 
 
 def headline(rows: list[dict]) -> dict[str, float]:
+    """The table's columns from one model's result dicts (suite means where no dataset is named)."""
     out = {}
     for col, (suite, dataset, metric) in COLUMNS.items():
         vals = [r["metrics"][metric] for r in rows if r["suite"] == suite and dataset in (None, r["dataset"])]
@@ -59,6 +62,7 @@ def headline(rows: list[dict]) -> dict[str, float]:
 
 
 def table(per_arm: dict[str, list[dict[str, float]]]) -> str:
+    """Markdown table of mean ± sample standard deviation over seeds, one row per arm."""
     head = "| arm | " + " | ".join(COLUMNS) + " |"
     lines = [head, "|---|" + "---:|" * len(COLUMNS)]
     for arm, seeds in per_arm.items():
@@ -78,12 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--base-steps", type=int, default=2000)
     p.add_argument("--steps", type=int, default=300, help="steps per arm (the same for every arm)")
+    p.add_argument("--base-batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32, help="batch size of every arm")
     p.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--quick", action="store_true", help="tiny world, 1 seed, a few steps: a smoke run")
     args = p.parse_args(argv)
     if args.quick:
         args.preset, args.seeds, args.base_steps, args.steps = "tiny", args.seeds[:1], 10, 4
+        args.base_batch, args.batch = 8, 4
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(max(1, args.threads))
     out = args.out.resolve()
     world = out / "world"
     if not (world / "world.json").is_file():
@@ -98,18 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for seed in args.seeds:
         run = out / f"seed{seed}"
-        base = train_stage("base", *data["captions"], run / "base", args.base_steps, seed, None, 64, [])
+        base = train_stage("base", *data["captions"], run / "base", args.base_steps, seed, None, args.base_batch, [])
         rows, _ = evaluate("base", base, world / "eval", run / "results")
         per_arm["base"].append(headline(rows))
         for arm in args.arms:
             stage, kind, overrides = ARMS[arm]
-            ckpt = train_stage(stage, *data[kind], run / arm, args.steps, seed, base, 32, overrides)
+            ckpt = train_stage(stage, *data[kind], run / arm, args.steps, seed, base, args.batch, overrides)
             rows, _ = evaluate(arm, ckpt, world / "eval", run / "results")
             per_arm[arm].append(headline(rows))
             log.info("seed %d %s: %s", seed, arm, per_arm[arm][-1])
     text = table(per_arm)
     result = {"preset": args.preset, "seeds": args.seeds, "base_steps": args.base_steps,
-              "steps_per_arm": args.steps,
+              "steps_per_arm": args.steps, "base_batch": args.base_batch, "batch": args.batch,
               "arms": {a: ARMS[a][2] for a in args.arms}, "per_seed": per_arm, "table": text,
               "wall_s": time.perf_counter() - t0}
     (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -11,9 +11,13 @@ from farslip_eval import demo_report
 
 
 def test_chance_levels_are_those_of_a_random_guesser() -> None:
-    assert demo_report.retrieval_chance(10, 5, ks=(10,)) == pytest.approx(100.0)
+    import math
+
     # 100 images x 5 captions: t2i R@1 = 1/100, i2t R@1 = 5/500
     assert demo_report.retrieval_chance(100, 5, ks=(1,)) == pytest.approx(1.0)
+    # 10 images: t2i R@10 = 1; i2t R@10 = 1 - P(none of the 5 right captions among 10 of 50)
+    i2t = 1 - math.comb(45, 10) / math.comb(50, 10)
+    assert demo_report.retrieval_chance(10, 5, ks=(10,)) == pytest.approx(100 * (1 + i2t) / 2)
 
 
 def test_ovss_chance_for_balanced_classes(tmp_path: Path) -> None:
@@ -50,8 +54,17 @@ def test_demo_runs_the_whole_chain_and_writes_the_report(tmp_path: Path,
         assert {r["dataset"] for r in results["results"][model]} == {
             "synth_landcover", "synth_objects", "synth_scenes", "synth_captions"}
         assert (out / "runs" / model / "final").is_dir()
-    steps = {"world", "build shards", "train base", "train stage 1", "train stage 2", "evaluate stage2"}
+    steps = {"world", "build shards", "train base", "train stage1", "train stage2", "evaluate stage2"}
     assert set(results["timings_s"]) >= steps
     assert (out / "report" / "losses.png").stat().st_size > 0
     assert len(list((out / "report" / "predictions").glob("*.png"))) == 2
     assert (out / "shards" / "manifest.json").is_file()
+
+
+def test_demo_names_a_flag_that_points_at_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from farslip_eval.demo import main
+
+    assert main(["--out", str(tmp_path / "o"), "--world", str(tmp_path / "nope")]) == 2
+    assert "no world.json" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "o"), "--set", "stage9:loss.w_global=1"]) == 2
+    assert "STAGE:KEY=VALUE" in capsys.readouterr().err

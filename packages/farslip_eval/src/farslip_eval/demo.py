@@ -14,6 +14,7 @@ Steps (each can be skipped or pointed at real data with flags):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -97,50 +98,45 @@ def train_stage(stage: str, data_format: str, data_path: Path, out_dir: Path, st
 
 
 def evaluate(name: str, checkpoint: Path, eval_root: Path, results_dir: Path) -> tuple[list[dict], Any]:
+    """Run the three suites on one checkpoint; returns its result dicts and the loaded encoder.
+
+    Under a data root with ``farslip_dataset.json`` folders only those are run; else the built-ins found.
+    """
     from farslip_eval.encoders import load_encoder
+    from farslip_eval.registry import custom_entries
     from farslip_eval.suites import run_suite
 
     encoder = load_encoder(f"farslip:{checkpoint}")
     encoder.name = name  # result folder OUT/{name}/...
-    from farslip_eval.registry import custom_entries
-
     custom = custom_entries(eval_root)
     rows: list[dict] = []
     for suite in SUITES:
-        names = [e.name for e in custom if e.suite == suite] if custom else None  # else: the built-ins found
+        names = [e.name for e in custom if e.suite == suite] if custom else None
         if names == []:
             continue
         rows += run_suite(encoder, suite, eval_root, datasets=names, out_dir=results_dir, batch_size=64)
     return rows, encoder
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    import torch
-
-    torch.set_num_threads(max(1, args.threads))
-    torch.manual_seed(args.seed)
-    out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    timer = Timer()
-    extra = {s: [o.split(":", 1)[1] for o in args.overrides if o.startswith(f"{s}:")] for s in STAGES}
-    bad = [o for o in args.overrides if o.split(":", 1)[0] not in STAGES]
-    if bad:
-        print(f"error: --set takes STAGE:KEY=VALUE with STAGE in {STAGES}, got {bad}", file=sys.stderr)
-        return 2
-
-    world = args.world
-    if world is not None and not (world / "world.json").is_file():
-        print(f"error: --world {world}: no world.json there (generate one with "
-              f"`python -m mgrs_builder.synthetic {world}`)", file=sys.stderr)
-        return 2
+def _check_paths(args: argparse.Namespace) -> str | None:
+    """An error message for a flag that points at nothing, else None."""
+    if args.world is not None and not (args.world / "world.json").is_file():
+        return (f"--world {args.world}: no world.json there (generate one with "
+                f"`python -m mgrs_builder.synthetic {args.world}`)")
     given = {"--shards": args.shards, "--captions": args.captions, "--eval-root": args.eval_root,
              "--base": args.base, "--stage1": args.stage1}
     for flag, path in given.items():
         if path is not None and not path.exists():
-            print(f"error: {flag} {path}: no such file or folder", file=sys.stderr)
-            return 2
+            return f"{flag} {path}: no such file or folder"
+    bad = [o for o in args.overrides if o.split(":", 1)[0] not in STAGES]
+    if bad:
+        return f"--set takes STAGE:KEY=VALUE with STAGE in {STAGES}, got {bad}"
+    return None
+
+
+def prepare_data(args: argparse.Namespace, out: Path, timer: Timer) -> dict[str, Any]:
+    """Generate (or reuse) the world and build the stage-2 shards; returns the paths every step uses."""
+    world = args.world
     if world is None and not (args.shards and args.captions and args.eval_root):
         from mgrs_builder.synthetic import generate_world
 
@@ -150,9 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             timer.run("world", lambda: generate_world(world, args.preset, args.seed))
     meta = json.loads((world / "world.json").read_text()) if world is not None else {}
-    captions = args.captions or (world / "captions" if world else None)
-    eval_root = args.eval_root or (world / "eval" if world else None)
-
     shards = args.shards
     if shards is None and not args.skip_stage2:
         from mgrs_builder.build import build_dataset
@@ -162,28 +155,39 @@ def main(argv: list[str] | None = None) -> int:
             sources = {n: world / p for n, p in meta["sources"].items()}  # relative to the world
             timer.run("build shards", lambda: build_dataset(shards, sources, tile_size=BUILD_TILE,
                                                             overlap=BUILD_OVERLAP, progress=True))
+    return {"world": world, "meta": meta, "shards": shards,
+            "captions": args.captions or (world / "captions" if world else None),
+            "eval_root": args.eval_root or (world / "eval" if world else None)}
 
+
+def train_all(args: argparse.Namespace, data: dict[str, Any], runs: Path, timer: Timer) -> dict[str, Path]:
+    """Base, stage 1 and stage 2 in turn (each from the previous one); returns the checkpoints to evaluate."""
+    extra = {s: [o.split(":", 1)[1] for o in args.overrides if o.startswith(f"{s}:")] for s in STAGES}
+    given = {"base": args.base, "stage1": args.stage1, "stage2": None}
+    skip = {"base": args.skip_base, "stage1": args.skip_stage1, "stage2": args.skip_stage2}
+    source = {"base": ("webdataset", data["captions"]), "stage1": ("webdataset", data["captions"]),
+              "stage2": ("parquet", data["shards"])}
+    steps = {"base": args.steps_base, "stage1": args.steps_stage1, "stage2": args.steps_stage2}
     checkpoints: dict[str, Path] = {}
-    runs = out / "runs"
-    if args.base:
-        checkpoints["base"] = args.base
-    elif not args.skip_base:
-        checkpoints["base"] = timer.run("train base", lambda: train_stage(
-            "base", "webdataset", captions, runs / "base", args.steps_base, args.seed, None,
-            args.batch_size or DEFAULT_BATCH["base"], extra["base"]))
-    if args.stage1:
-        checkpoints["stage1"] = args.stage1
-    elif not args.skip_stage1:
-        checkpoints["stage1"] = timer.run("train stage 1", lambda: train_stage(
-            "stage1", "webdataset", captions, runs / "stage1", args.steps_stage1, args.seed,
-            checkpoints.get("base"), args.batch_size or DEFAULT_BATCH["stage1"], extra["stage1"]))
-    if not args.skip_stage2:
-        checkpoints["stage2"] = timer.run("train stage 2", lambda: train_stage(
-            "stage2", "parquet", shards, runs / "stage2", args.steps_stage2, args.seed,
-            checkpoints.get("stage1") or checkpoints.get("base"), args.batch_size or DEFAULT_BATCH["stage2"],
-            extra["stage2"]))
+    init: Path | None = None
+    for stage in STAGES:
+        if given[stage] is not None:
+            checkpoints[stage] = init = given[stage]
+        elif not skip[stage]:
+            fmt, path = source[stage]
+            batch = args.batch_size or DEFAULT_BATCH[stage]
+            job = functools.partial(train_stage, stage, fmt, path, runs / stage, steps[stage], args.seed,
+                                    init, batch, extra[stage])
+            checkpoints[stage] = init = timer.run(f"train {stage}", job)
+    return checkpoints
 
-    report = out / "report"
+
+def write_report(args: argparse.Namespace, data: dict[str, Any], checkpoints: dict[str, Path], out: Path,
+                 timer: Timer) -> tuple[str, Path]:
+    """Evaluate every checkpoint and write the report folder; returns the table and summary.md."""
+    from farslip_eval import demo_report as rep
+
+    report, runs, eval_root = out / "report", out / "runs", data["eval_root"]
     report.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict]] = {}
     encoders: dict[str, Any] = {}
@@ -191,26 +195,44 @@ def main(argv: list[str] | None = None) -> int:
         for name, ckpt in checkpoints.items():
             results[name], encoders[name] = timer.run(
                 f"evaluate {name}", lambda n=name, c=ckpt: evaluate(n, c, eval_root, out / "results"))
-    from farslip_eval import demo_report as rep
-
     chance = rep.chance_levels(eval_root) if eval_root is not None else {}
     table = rep.results_table(results, chance) if results else "(evaluation skipped)"
-    plots = [p for p in [rep.plot_losses({s: runs / s for s in checkpoints if (runs / s).is_dir()},
-                                         report / "losses.png")] if p]
-    panels: dict[str, list[Path]] = {}
+    trained = {s: runs / s for s in checkpoints if (runs / s / "metrics.jsonl").is_file()}
+    plots = [p for p in [rep.plot_losses(trained, report / "losses.png")] if p]
     ovss_sets = list(dict.fromkeys(r["dataset"] for rows in results.values() for r in rows
                                    if r["suite"] == "ovss"))
+    panels: dict[str, list[Path]] = {}
     if encoders and args.panels > 0:
         for ds in ovss_sets[:2]:
             panels[ds] = timer.run(f"panels {ds}", lambda d=ds: rep.prediction_panels(
                 encoders, eval_root, d, report / "predictions", args.panels))
     (report / "results.json").write_text(json.dumps({"results": results, "chance": chance,
                                                      "timings_s": timer.seconds}, indent=2) + "\n")
+    world, meta = data["world"], data["meta"]
     world_note = f"world: {world} (preset {meta.get('preset')}, seed {meta.get('seed')})" if world else "-"
     notes = [world_note,
              f"steps: base {args.steps_base}, stage 1 {args.steps_stage1}, stage 2 {args.steps_stage2}",
              f"total wall time: {sum(timer.seconds.values()):.0f} s"]
-    summary = rep.write_summary(report, table, timer.seconds, plots, panels, list(encoders), notes)
+    return table, rep.write_summary(report, table, timer.seconds, plots, panels, list(encoders), notes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    problem = _check_paths(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    timer = Timer()
+    data = prepare_data(args, out, timer)
+    checkpoints = train_all(args, data, out / "runs", timer)
+    table, summary = write_report(args, data, checkpoints, out, timer)
     print(table)
     print(f"\nreport: {summary}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,8 +10,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-
-log = logging.getLogger(__name__)
 
 # (suite, metric) columns of the summary table.
 HEADLINE = {"ovss": "mIoU", "zeroshot": "top1", "retrieval": "mean_recall"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import landcover as lc
-from .landcover import BARE, FARMLAND, FOREST, ROAD, URBAN, WATER, LandCover
+from .landcover import BARE, FARMLAND, FOREST, ROAD, URBAN, LandCover
 from .objects import KINDS, PlacedObject, bridge_parts, place
 from .textures import LAND_COVER, texture
 
