@@ -57,7 +57,8 @@ def test_demo_runs_the_whole_chain_and_writes_the_report(tmp_path: Path,
     steps = {"world", "build shards", "train base", "train stage1", "train stage2", "evaluate stage2"}
     assert set(results["timings_s"]) >= steps
     assert (out / "report" / "losses.png").stat().st_size > 0
-    assert len(list((out / "report" / "predictions").glob("*.png"))) == 2
+    assert len(list((out / "report" / "predictions").glob("*_legend.png"))) == 2
+    assert len(list((out / "report" / "predictions").glob("*.png"))) == 4  # 2 legends, 1 row per OVSS set
     assert (out / "shards" / "manifest.json").is_file()
 
 

@@ -123,20 +123,36 @@ def plot_losses(runs: Mapping[str, Path], out_png: Path) -> Path | None:
 
 
 def _colourise(label: np.ndarray, num_classes: int) -> np.ndarray:
-    rng = np.random.default_rng(7)
-    palette = rng.integers(60, 256, (max(num_classes, 1), 3)).astype(np.uint8)
-    palette[0] = (40, 40, 40)  # class 0 (often background) dark
-    out = np.zeros(label.shape + (3,), np.uint8)
-    valid = label < num_classes
-    out[valid] = palette[label[valid]]
-    return out
+    """Class ids to RGB with ``farslip_eval.show``'s palette (ignored pixels black)."""
+    from farslip_eval.show import class_colours, colourise
+
+    return colourise(label, class_colours(num_classes))
+
+
+def _legend(names: Sequence[str], out_png: Path) -> Path:
+    """A colour key for the class ids (first synonym of each class)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from farslip_eval.show import class_colours
+
+    colours = class_colours(len(names)) / 255.0
+    fig = plt.figure(figsize=(8, 0.3 + 0.25 * -(-len(names) // 4)))
+    fig.legend(handles=[Patch(color=c, label=n) for c, n in zip(colours, names)], loc="center", ncol=4,
+               frameon=False, fontsize=8)
+    fig.savefig(out_png, dpi=90)
+    plt.close(fig)
+    return out_png
 
 
 def prediction_panels(encoders: Mapping[str, Any], eval_root: Path, dataset: str, out_dir: Path,
                       count: int = 3) -> list[Path]:
-    """PNG rows of image | ground truth | one prediction per model, for the first ``count`` images.
+    """A legend PNG, then rows of image | ground truth | one prediction per model for ``count`` images.
 
-    Ignored pixels (255) are black; class colours are fixed per class id (class 0 dark grey).
+    Colours follow ``farslip-eval show`` (tab20 in class order); ignored pixels (255) are black.
     """
     from farslip_eval.ovss.data import OvssDataset
     from farslip_eval.ovss.inference import OvssPredictor
@@ -148,9 +164,10 @@ def prediction_panels(encoders: Mapping[str, Any], eval_root: Path, dataset: str
     spec = found[0].entry.spec
     data = OvssDataset(spec)
     predictors = {name: OvssPredictor(enc, spec) for name, enc in encoders.items()}
-    k = len(spec.class_names())
-    paths = []
+    names = [c[0] for c in spec.class_names()]
+    k = len(names)
     out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [_legend(names, out_dir / f"{dataset}_legend.png")]
     for i in range(min(count, len(data))):
         sample = data.load(i)
         if sample is None:
