@@ -8,7 +8,11 @@ optimizer steps; three seeds give mean and spread. Arms:
 - ``s1_patch2cls``: stage 1, global + patch-to-CLS distillation (``roi2cls``, CLIPSelf/FineCLIP style);
 - ``s2_crop_cls``: stage 2, global + multi-positive region-category loss on crop CLS features;
 - ``s2_roi_pooled``: stage 2 with RoI-pooled region features of the global dense map instead;
-- ``s2_single_positive``: stage 2 crop CLS with single-positive InfoNCE instead of multi-positive.
+- ``s2_single_positive``: stage 2 crop CLS with single-positive InfoNCE instead of multi-positive;
+- ``s1_patch2patch_wd1`` / ``s1_patch2cls_wd1`` (diagnostics): the two stage-1 arms with the distillation
+  weight raised from the reference 0.1 to 1.0, to see whether the small budget hides their difference.
+
+Stage-2 arms use the demo's stage-2 settings (short captions, lr 1e-4; see ``farslip_eval.demo``).
 
     uv run python benchmarks/ablation.py --out runs/ablation            # full: large world, 3 seeds
     uv run python benchmarks/ablation.py --out runs/ablation_quick --quick
@@ -17,7 +21,9 @@ optimizer steps; three seeds give mean and spread. Arms:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import logging
 import statistics
 import sys
@@ -26,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from farslip_eval.demo import evaluate, train_stage
+from farslip_eval.demo import DEMO_OVERRIDES, evaluate, train_stage
 from mgrs_builder.build import build_dataset
 from mgrs_builder.synthetic import generate_world
 
@@ -37,11 +43,14 @@ ARMS: dict[str, tuple[str, str, list[str]]] = {
     "global_only": ("stage1", "captions", ["loss.w_distill=0.0", "data.max_boxes=0"]),
     "s1_patch2patch": ("stage1", "captions", ["loss.distill_align=roi2pooled"]),
     "s1_patch2cls": ("stage1", "captions", ["loss.distill_align=roi2cls"]),
-    "s2_crop_cls": ("stage2", "shards", ["loss.region_feature=crop_cls", "loss.region_loss=multi_positive"]),
-    "s2_roi_pooled": ("stage2", "shards", ["loss.region_feature=roi_pooled",
+    "s2_crop_cls": ("stage2", "shards", [*DEMO_OVERRIDES["stage2"], "loss.region_feature=crop_cls",
+                                         "loss.region_loss=multi_positive"]),
+    "s2_roi_pooled": ("stage2", "shards", [*DEMO_OVERRIDES["stage2"], "loss.region_feature=roi_pooled",
                                            "loss.region_loss=multi_positive"]),
-    "s2_single_positive": ("stage2", "shards", ["loss.region_feature=crop_cls",
+    "s2_single_positive": ("stage2", "shards", [*DEMO_OVERRIDES["stage2"], "loss.region_feature=crop_cls",
                                                 "loss.region_loss=single_positive"]),
+    "s1_patch2patch_wd1": ("stage1", "captions", ["loss.distill_align=roi2pooled", "loss.w_distill=1.0"]),
+    "s1_patch2cls_wd1": ("stage1", "captions", ["loss.distill_align=roi2cls", "loss.w_distill=1.0"]),
 }
 COLUMNS = {  # column -> (suite, dataset or None for the mean over the suite's datasets, metric)
     "OVSS landcover mIoU": ("ovss", "synth_landcover", "mIoU"),
@@ -75,6 +84,23 @@ def table(per_arm: dict[str, list[dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def run_seed(job: tuple) -> dict[str, dict[str, float]]:
+    """Base model of one seed, then every arm from it; returns each arm's headline numbers."""
+    seed, run, world, data, arms, base_steps, base_batch, steps, batch, threads = job
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(max(1, threads))
+    base = train_stage("base", *data["captions"], run / "base", base_steps, seed, None, base_batch, [])
+    rows, _ = evaluate("base", base, world / "eval", run / "results")
+    out = {"base": headline(rows)}
+    for arm in arms:
+        stage, kind, overrides = ARMS[arm]
+        ckpt = train_stage(stage, *data[kind], run / arm, steps, seed, base, batch, overrides)
+        rows, _ = evaluate(arm, ckpt, world / "eval", run / "results")
+        out[arm] = headline(rows)
+        log.info("seed %d %s: %s", seed, arm, out[arm])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/ablation"))
@@ -85,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-batch", type=int, default=64)
     p.add_argument("--batch", type=int, default=32, help="batch size of every arm")
     p.add_argument("--arms", nargs="+", choices=sorted(ARMS), default=list(ARMS))
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per seed process")
+    p.add_argument("--jobs", type=int, default=1, help="seeds trained in parallel processes")
     p.add_argument("--quick", action="store_true", help="tiny world, 1 seed, a few steps: a smoke run")
     args = p.parse_args(argv)
     if args.quick:
@@ -105,21 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     per_arm: dict[str, list[dict[str, float]]] = {"base": []}
     per_arm.update({a: [] for a in args.arms})
     t0 = time.perf_counter()
-    for seed in args.seeds:
-        run = out / f"seed{seed}"
-        base = train_stage("base", *data["captions"], run / "base", args.base_steps, seed, None, args.base_batch, [])
-        rows, _ = evaluate("base", base, world / "eval", run / "results")
-        per_arm["base"].append(headline(rows))
-        for arm in args.arms:
-            stage, kind, overrides = ARMS[arm]
-            ckpt = train_stage(stage, *data[kind], run / arm, args.steps, seed, base, args.batch, overrides)
-            rows, _ = evaluate(arm, ckpt, world / "eval", run / "results")
-            per_arm[arm].append(headline(rows))
-            log.info("seed %d %s: %s", seed, arm, per_arm[arm][-1])
+    jobs = [(seed, out / f"seed{seed}", world, data, args.arms, args.base_steps, args.base_batch, args.steps,
+             args.batch, args.threads) for seed in args.seeds]
+    if args.jobs > 1:
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+            per_seed = list(pool.map(run_seed, jobs))
+    else:
+        per_seed = [run_seed(job) for job in jobs]
+    for seed_rows in per_seed:
+        for arm, row in seed_rows.items():
+            per_arm[arm].append(row)
     text = table(per_arm)
     result = {"preset": args.preset, "seeds": args.seeds, "base_steps": args.base_steps,
               "steps_per_arm": args.steps, "base_batch": args.base_batch, "batch": args.batch,
-              "arms": {a: ARMS[a][2] for a in args.arms}, "per_seed": per_arm, "table": text,
+              "arms": {a: ARMS[a][2] for a in args.arms}, "jobs": args.jobs, "per_seed": per_arm, "table": text,
               "wall_s": time.perf_counter() - t0}
     (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n")
     print(text)
