@@ -195,22 +195,7 @@ def build_dataset(
 ) -> TrainDataset:
     """The training dataset for a ``DataConfig`` and the model's input settings."""
     source = open_source(data.format, data.path, data.split)
-    views = ViewMaker(
-        ViewConfig(
-            image_size=data.image_size or image_size,
-            mean=mean,
-            std=std,
-            mode=data.views,
-            caption=data.caption,
-            max_boxes=data.max_boxes,
-            crop_area=data.crop_area,
-            crop_ratio=data.crop_ratio,
-            min_object_side=data.min_object_side,
-            max_object_side=data.max_object_side,
-            region_template=data.region_template,
-            color_augment=data.color_augment,
-        )
-    )
+    views = ViewMaker(ViewConfig.from_data(data, image_size, mean, std))
     logger.info(
         "data: %d records in %d shards from %s (%s)",
         len(source), len(source.shard_sizes), data.path, data.format,

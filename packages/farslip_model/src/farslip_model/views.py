@@ -9,12 +9,13 @@ object's free-text caption, label -1), label = category id; padded to K with ``v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from farslip_model.config import DataConfig
 from farslip_model.sources import RawRecord
 from farslip_model.transforms import (
     area_ok,
@@ -30,6 +31,9 @@ from farslip_model.transforms import (
 Sample = dict[str, Any]
 
 
+_DATA = DataConfig()  # the view defaults are the data config's: one source of truth
+
+
 @dataclass(frozen=True)
 class ViewConfig:
     """Everything :class:`ViewMaker` needs (taken from ``DataConfig`` and the model)."""
@@ -37,15 +41,23 @@ class ViewConfig:
     image_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    mode: Literal["random_crops", "objects"] = "random_crops"
-    caption: Literal["short", "long"] = "short"
-    max_boxes: int = 4
-    crop_area: tuple[float, float] = (0.3, 0.7)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
-    min_object_side: float = 64.0
-    max_object_side: float = 1024.0
-    region_template: str = "a satellite image of {category}"
-    color_augment: bool = False
+    mode: Literal["random_crops", "objects"] = _DATA.views
+    caption: Literal["short", "long"] = _DATA.caption
+    max_boxes: int = _DATA.max_boxes
+    crop_area: tuple[float, float] = _DATA.crop_area
+    crop_ratio: tuple[float, float] = _DATA.crop_ratio
+    min_object_side: float = _DATA.min_object_side
+    max_object_side: float = _DATA.max_object_side
+    region_template: str = _DATA.region_template
+    color_augment: bool = _DATA.color_augment
+
+    @classmethod
+    def from_data(cls, data: DataConfig, image_size: int, mean: tuple[float, float, float],
+                  std: tuple[float, float, float]) -> ViewConfig:
+        """The view settings of a ``DataConfig`` (its ``image_size`` wins over the model's when set)."""
+        shared = {f.name: getattr(data, f.name) for f in fields(cls) if hasattr(data, f.name)}
+        shared.pop("image_size", None)
+        return cls(image_size=data.image_size or image_size, mean=mean, std=std, mode=data.views, **shared)
 
 
 class ViewMaker:
